@@ -1,0 +1,137 @@
+"""The one result type: a finding, and the run summary and exit status derived from findings.
+
+Counts and the exit status are computed here once; reporters and the CLI only read them
+(STYLE: goss's outputs each re-derived counts and decided the exit code).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Outcome of one control on one target (SPEC §3)."""
+
+    PASS = "pass"  # noqa: S105 (a status, not a password)
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"  # not applicable
+    ERROR = "error"  # could not be evaluated
+
+
+class Severity(enum.StrEnum):
+    """How much a failing control matters."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+EvidenceValue = str | int | bool | None | tuple["EvidenceValue", ...]
+
+
+def _freeze(value: Any) -> EvidenceValue:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One control evaluated on one target. Evidence never holds a secret (SPEC §5)."""
+
+    control_id: str
+    target: str
+    status: Status
+    severity: Severity
+    summary: str
+    evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        frozen = {str(key): _freeze(value) for key, value in self.evidence.items()}
+        object.__setattr__(self, "evidence", MappingProxyType(frozen))
+        object.__setattr__(self, "references", tuple(self.references))
+
+    @property
+    def is_problem(self) -> bool:
+        """True when the finding makes the run fail (SPEC §2 exit status)."""
+        return self.status in (Status.FAIL, Status.ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of SPEC §3."""
+        return {
+            "control_id": self.control_id,
+            "target": self.target,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "evidence": {key: _thaw(value) for key, value in self.evidence.items()},
+            "remediation": self.remediation,
+            "references": list(self.references),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Inverse of :meth:`to_dict` (findings travel through pytest reports this way)."""
+        return cls(
+            control_id=data["control_id"],
+            target=data["target"],
+            status=Status(data["status"]),
+            severity=Severity(data["severity"]),
+            summary=data["summary"],
+            evidence=data.get("evidence", {}),
+            remediation=data.get("remediation", ""),
+            references=tuple(data.get("references", ())),
+        )
+
+
+def _thaw(value: EvidenceValue) -> Any:
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts per status for a run."""
+
+    counts: Mapping[Status, int]
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Summary:
+        counts = dict.fromkeys(Status, 0)
+        for finding in findings:
+            counts[finding.status] += 1
+        return cls(MappingProxyType(counts))
+
+    def to_dict(self) -> dict[str, int]:
+        return {status.value: self.counts[status] for status in Status}
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit status of ``smtpcheck audit`` (SPEC §2)."""
+
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+
+
+def exit_status(summary: Summary) -> ExitStatus:
+    """0 when nothing failed or errored, else 1. Decided here and nowhere else."""
+    if summary.counts[Status.FAIL] or summary.counts[Status.ERROR]:
+        return ExitStatus.FINDINGS
+    return ExitStatus.OK

@@ -1,0 +1,190 @@
+"""Relay provider profiles: built-in data (``data/providers.toml``) that a config file overrides.
+
+A profile says where a provider's relay is, which ports it serves with which TLS mode, and what it
+needs in DNS (SPF include, DKIM selectors). Each port carries the confidence tag of the reference
+it came from, so that a control built on an unconfirmed fact can warn instead of fail.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+
+from smtpcheck.errors import ConfigError
+
+
+class TlsMode(enum.StrEnum):
+    IMPLICIT = "implicit"  # TLS from the first byte (465, 2465)
+    STARTTLS = "starttls"  # plain greeting, then STARTTLS before AUTH
+    NONE = "none"  # no TLS: only ever valid as an observed defect, never in a profile
+
+
+class Confidence(enum.StrEnum):
+    PROVIDER = "P"
+    SECONDARY = "S"
+    UNCONFIRMED = "U"
+    DERIVED = "D"
+
+
+@dataclass(frozen=True)
+class PortProfile:
+    port: int
+    tls: TlsMode
+    confidence: Confidence
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One relay provider (or a custom relay configured by the operator)."""
+
+    key: str
+    name: str
+    endpoint: str
+    ports: Mapping[int, PortProfile]
+    code: int | None = None
+    hosts: tuple[str, ...] = ()
+    host_regex: str | None = None
+    auth_mechanisms: tuple[str, ...] = ()
+    spf_includes: tuple[str, ...] = ()
+    dkim_selectors: tuple[str, ...] = ()
+    dkim_record: str = "txt"
+    mail_from_domain: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def serves_host(self, host: str) -> bool:
+        """True when ``host`` is one of this provider's relay names."""
+        name = host.strip().rstrip(".").lower()
+        if name == self.endpoint.lower() or name in (h.lower() for h in self.hosts):
+            return True
+        return bool(self.host_regex and re.match(self.host_regex, name))
+
+    def region(self, host: str) -> str | None:
+        """The region named in a regional endpoint (SES), else None."""
+        if not self.host_regex:
+            return None
+        match = re.match(self.host_regex, host.strip().rstrip(".").lower())
+        return match.groupdict().get("region") if match else None
+
+
+_LIST_FIELDS = ("hosts", "auth_mechanisms", "spf_includes", "dkim_selectors")
+_STR_FIELDS = ("name", "endpoint", "host_regex", "dkim_record", "mail_from_domain")
+_KNOWN = {"code", "ports", *_LIST_FIELDS, *_STR_FIELDS}
+
+
+def _parse_ports(key: str, table: Any) -> dict[int, PortProfile]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"providers.{key}.ports must be a table of port = {{tls = ...}}")
+    ports: dict[int, PortProfile] = {}
+    for raw_port, spec in table.items():
+        where = f"providers.{key}.ports.{raw_port}"
+        try:
+            port = int(raw_port)
+        except ValueError:
+            raise ConfigError(f"{where}: {raw_port!r} is not a port number") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"{where}: port out of range")
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f'{where} must be a table like {{tls = "starttls"}}')
+        try:
+            tls = TlsMode(spec.get("tls", ""))
+            confidence = Confidence(spec.get("confidence", "P"))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: tls must be implicit or starttls, confidence one of P S U D"
+            ) from None
+        if tls is TlsMode.NONE:
+            raise ConfigError(f"{where}: a provider profile cannot declare a port without TLS")
+        ports[port] = PortProfile(port, tls, confidence)
+    return ports
+
+
+def _build(key: str, table: Mapping[str, Any], base: Provider | None) -> Provider:
+    values: dict[str, Any] = {}
+    extra = dict(base.extra) if base else {}
+    for name, value in table.items():
+        if name in _LIST_FIELDS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"providers.{key}.{name} must be a list of strings")
+            values[name] = tuple(value)
+        elif name in _STR_FIELDS:
+            if not isinstance(value, str):
+                raise ConfigError(f"providers.{key}.{name} must be a string")
+            values[name] = value
+        elif name == "code":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"providers.{key}.code must be an integer")
+            values[name] = value
+        elif name == "ports":
+            merged = dict(base.ports) if base else {}
+            merged.update(_parse_ports(key, value))
+            values[name] = MappingProxyType(merged)
+        else:
+            extra[name] = value  # layer-specific settings (relay, mailbox) read where used
+    if values.get("host_regex"):
+        try:
+            re.compile(values["host_regex"])
+        except re.error as exc:
+            raise ConfigError(f"providers.{key}.host_regex: {exc}") from None
+    if base is not None:
+        return replace(base, **values, extra=MappingProxyType(extra))
+    missing = [name for name in ("name", "endpoint", "ports") if name not in values]
+    if missing:
+        raise ConfigError(f"providers.{key}: a new provider needs {', '.join(missing)}")
+    return Provider(key=key, extra=MappingProxyType(extra), **values)
+
+
+class ProviderCatalogue:
+    """The providers known to a run, looked up by key, toolkit code, alias or relay host."""
+
+    def __init__(self, providers: Mapping[str, Provider]) -> None:
+        self._providers = dict(providers)
+        codes = [p.code for p in self._providers.values() if p.code is not None]
+        if len(codes) != len(set(codes)):
+            raise ConfigError("two providers declare the same toolkit code")
+
+    @classmethod
+    def builtin(cls) -> ProviderCatalogue:
+        text = resources.files("smtpcheck").joinpath("data/providers.toml").read_text()
+        data = tomllib.loads(text)
+        return cls({key: _build(key, table, None) for key, table in data.items()})
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ProviderCatalogue:
+        """A catalogue with a config file's ``[providers.*]`` tables applied."""
+        providers = dict(self._providers)
+        for key, table in overrides.items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"providers.{key} must be a table")
+            providers[key] = _build(key, table, providers.get(key))
+        return ProviderCatalogue(providers)
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._providers.values())
+
+    def get(self, key: str) -> Provider | None:
+        return self._providers.get(key)
+
+    def by_code(self, code: int) -> Provider | None:
+        return next((p for p in self._providers.values() if p.code == code), None)
+
+    def for_host(self, host: str) -> Provider | None:
+        return next((p for p in self._providers.values() if p.serves_host(host)), None)
+
+    def resolve(self, value: str) -> Provider | None:
+        """A provider from a toolkit value: its code (``"2"``) or its key (``"mailjet"``)."""
+        text = value.strip().lower()
+        if text.isdigit():
+            return self.by_code(int(text))
+        return self._providers.get(text)
+
+    def describe_choices(self) -> str:
+        coded = sorted(
+            (p for p in self._providers.values() if p.code is not None),
+            key=lambda p: p.code or 0,
+        )
+        return ", ".join(f"{p.code} or {p.key}" for p in coded)

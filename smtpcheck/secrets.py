@@ -1,0 +1,115 @@
+"""Secrets: a wrapper that never prints itself, fingerprints, and a redactor for text.
+
+SPEC §5: the SMTP password and any sudo or SSH password never appear in any output. A secret is
+held as :class:`Secret` from the moment it is read; only the code that must use it (comparison,
+SMTP AUTH, sudo) calls :meth:`Secret.reveal`. Everything that leaves the process passes through a
+:class:`Redactor` as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets as _random
+import threading
+from collections.abc import Iterable
+
+REDACTED = "<redacted>"
+
+
+class Secret:
+    """A secret string. ``str()``, ``repr()`` and f-strings show ``<redacted>``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: only for comparison, authentication and sudo."""
+        return self._value
+
+    def matches(self, other: Secret) -> bool:
+        """Constant-time comparison that says nothing about either value."""
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and self.matches(other)
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret is never pickled or serialised")
+
+
+_RUN_SALT = _random.token_bytes(16)
+
+
+def fingerprint(secret: Secret, salt: bytes = _RUN_SALT) -> str:
+    """A short salted fingerprint: equal secrets give equal fingerprints within one run only."""
+    digest = hmac.new(salt, secret.reveal().encode(), hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{digest[:12]}"
+
+
+def encoded_forms(value: str, users: Iterable[str] = ()) -> set[str]:
+    """The forms in which ``value`` can travel: itself, base64 (AUTH LOGIN) and, for each user
+    name, the base64 of AUTH PLAIN's ``\\0user\\0password`` and ``user\\0user\\0password``."""
+    raw = value.encode()
+    forms = {value, base64.b64encode(raw).decode()}
+    for user in users:
+        for authzid in ("", user):
+            plain = f"{authzid}\0{user}\0{value}".encode()
+            forms.add(base64.b64encode(plain).decode())
+    return {form for form in forms if form}
+
+
+class Redactor:
+    """Replaces every registered secret, in every encoded form, by ``<redacted>``.
+
+    Thread-safe: hosts are audited concurrently and each may register its deployed password.
+    """
+
+    def __init__(self) -> None:
+        self._forms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def register(self, secret: Secret | None, users: Iterable[str] = ()) -> None:
+        if secret is None or not secret:
+            return
+        with self._lock:
+            new = encoded_forms(secret.reveal(), users) - self._forms
+            if new:
+                self._forms |= new
+                ordered = sorted(self._forms, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+
+    def scrub(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        return self.scrub(data.decode("utf-8", "surrogateescape")).encode(
+            "utf-8", "surrogateescape"
+        )
+
+
+REDACTOR = Redactor()
+"""The process-wide redactor: every secret smtpcheck reads is registered here."""
