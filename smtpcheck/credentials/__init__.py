@@ -1,0 +1,1 @@
+"""Host credential files: one module per application format, the CRED controls in evaluate."""

@@ -1,0 +1,1 @@
+"""The pytest plugin (placeholder until the audit session lands in this same change series)."""

@@ -1,0 +1,49 @@
+"""Test-suite guard: no test ever sends traffic beyond loopback (reference/test-lab.md).
+
+An audit hook refuses ``socket.connect``/``sendto`` to any address outside 127.0.0.0/8, ::1 and
+Unix sockets, so a misrouted lookup fails the test instead of leaving the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+from typing import Any
+
+
+class NonLoopbackConnect(AssertionError):
+    """A test tried to reach an address outside loopback."""
+
+
+def _is_loopback(address: Any) -> bool:
+    if isinstance(address, str | bytes):  # AF_UNIX path
+        return True
+    if not isinstance(address, tuple) or not address:
+        return True
+    host = address[0]
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False  # a name: resolution would already have been a lookup, refuse it
+
+
+def _loopback_guard(event: str, args: tuple[Any, ...]) -> None:
+    if event in ("socket.connect", "socket.sendto"):
+        sock, address = args[0], args[-1]
+        family = getattr(sock, "family", None)
+        if family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise NonLoopbackConnect(f"test tried to reach {address!r}: only loopback is allowed")
+    elif event == "socket.getaddrinfo":
+        host = args[0]
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host and not _is_loopback((host,)):
+            raise NonLoopbackConnect(f"test tried to resolve {host!r}: only loopback is allowed")
+
+
+sys.addaudithook(_loopback_guard)
