@@ -87,7 +87,7 @@ CONTROLS: Mapping[str, Control] = {
             "Credential file protected",
             "nothing for other, no group write, owner root or the web-server user",
             Severity.CRITICAL,
-            ("CIS Debian Linux Benchmark 6.1 (file permissions)", _DOC),
+            ("ADT providerscripts/application/email/*/ActivateSMTP.sh (chmod 400)", _DOC),
         ),
         Control(
             "CRED-03",

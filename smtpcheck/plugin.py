@@ -1,1 +1,222 @@
-"""The pytest plugin (placeholder until the audit session lands in this same change series)."""
+"""The pytest plugin: thin, and inert unless a test asks for a target fixture.
+
+``pytest checks/ -p smtpcheck.plugin --hosts URL --app wordpress`` works like
+``smtpcheck audit`` (``--hosts``, ``--sudo``, ``--ssh-identity-file`` and ``--ssh-config`` are
+testinfra's own options, read here). Each check records exactly one finding through the
+``verdict`` fixture; findings travel in ``user_properties`` (they survive pytest-xdist) and are
+collected in ``pytest_runtest_logreport``. Reports are written once, at the end of the session,
+by the process that owns the session (not by xdist workers).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtpcheck.audit import Audit
+from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.console import render_summary
+from smtpcheck.credentials.evaluate import HostEvidence
+from smtpcheck.errors import ConfigError
+from smtpcheck.findings import Finding, Severity, Status
+from smtpcheck.reports import write_reports
+from smtpcheck.secrets import REDACTOR
+from smtpcheck.targets import HostTarget
+
+AUDIT = pytest.StashKey[Audit]()
+FINDING = "smtpcheck_finding"
+PENDING = "smtpcheck_pending"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("smtpcheck", "smtpcheck audit (hosts: testinfra's --hosts)")
+    group.addoption("--app", dest="smtpcheck_app", help="application of every --hosts host")
+    group.addoption("--inventory", dest="smtpcheck_inventory", help="TOML host inventory")
+    group.addoption("--adt-template", dest="smtpcheck_adt_template", help="ADT template file")
+    group.addoption("--config", dest="smtpcheck_config", help="smtpcheck TOML config file")
+    group.addoption("--nameserver", dest="smtpcheck_nameservers", action="append", default=[])
+    group.addoption("--domain", dest="smtpcheck_domains", action="append", default=[])
+    group.addoption("--layers", dest="smtpcheck_layers", help="host,dns,relay (default all)")
+    group.addoption("--no-send", dest="smtpcheck_no_send", action="store_true")
+    group.addoption("--report-dir", dest="smtpcheck_report_dir", help="default reports/")
+    group.addoption("--jobs", dest="smtpcheck_jobs", type=int, help="hosts audited at once")
+    group.addoption("--known-hosts", dest="smtpcheck_known_hosts")
+    group.addoption("--accept-new-host-keys", dest="smtpcheck_accept_new", action="store_true")
+    group.addoption(
+        "--sudo-password-env", dest="smtpcheck_sudo_password_env",
+        help="environment variable holding the sudo password",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "control(id): the smtpcheck control a check evaluates")
+    config.pluginmanager.register(FindingCollector(config), "smtpcheck-findings")
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+def options_from_pytest(config: pytest.Config) -> AuditOptions:
+    """The smtpcheck options of a pytest run (and testinfra's SSH options)."""
+
+    def get(name: str) -> Any:
+        return config.getoption(name, default=None)
+
+    return AuditOptions(
+        hosts=get("hosts"),
+        app=get("smtpcheck_app"),
+        inventory=_path(get("smtpcheck_inventory")),
+        adt_template=_path(get("smtpcheck_adt_template")),
+        config=_path(get("smtpcheck_config")),
+        nameservers=tuple(get("smtpcheck_nameservers") or ()),
+        domains=tuple(get("smtpcheck_domains") or ()),
+        layers=get("smtpcheck_layers"),
+        no_send=bool(get("smtpcheck_no_send")),
+        report_dir=_path(get("smtpcheck_report_dir")),
+        jobs=get("smtpcheck_jobs"),
+        known_hosts=_path(get("smtpcheck_known_hosts")),
+        accept_new_host_keys=bool(get("smtpcheck_accept_new")),
+        ssh_identity_file=_path(get("ssh_identity_file")),
+        ssh_config=_path(get("ssh_config")),
+        sudo=bool(get("sudo")),
+        sudo_password_env=get("smtpcheck_sudo_password_env"),
+    )
+
+
+def get_audit(config: pytest.Config) -> Audit:
+    """The run's Audit: the one the CLI registered, or one built from the options on first use."""
+    audit = config.stash.get(AUDIT, None)
+    if audit is None:
+        try:
+            audit = Audit(load_audit_config(options_from_pytest(config), os.environ))
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.stash[AUDIT] = audit
+    return audit
+
+
+class CliAudit:
+    """Registered by ``smtpcheck audit``: hands its already validated Audit to the session."""
+
+    def __init__(self, audit: Audit) -> None:
+        self.audit = audit
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[AUDIT] = self.audit
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "server" in metafunc.fixturenames:
+        targets = get_audit(metafunc.config).host_targets
+        metafunc.parametrize("server", targets, ids=[t.name for t in targets], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks with no target (e.g. no hosts given) are deselected, not reported as skipped."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        wants_target = "server" in getattr(item, "fixturenames", ())
+        (dropped if wants_target and not hasattr(item, "callspec") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> HostEvidence:
+    """One web server's evidence (observed once per run, all hosts concurrently)."""
+    target: HostTarget = request.param
+    return get_audit(request.config).host_evidence(target)
+
+
+def _target_of(item: pytest.Item) -> str:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return "?"
+    for name in ("server",):
+        param = callspec.params.get(name)
+        if param is not None:
+            return str(getattr(param, "name", param))
+    return "?"
+
+
+@pytest.fixture
+def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
+    """Record a check's one finding and turn its status into the pytest outcome."""
+    marker = request.node.get_closest_marker("control")
+    control_id = marker.args[0] if marker else request.node.name
+    request.node.user_properties.append(
+        (PENDING, {"control_id": control_id, "target": _target_of(request.node)})
+    )
+
+    def judge(finding: Finding) -> None:
+        if finding.control_id != control_id:
+            raise AssertionError(f"check for {control_id} produced {finding.control_id}")
+        request.node.user_properties.append((FINDING, finding.to_dict()))
+        if finding.status is Status.SKIP:
+            pytest.skip(finding.summary)
+        if finding.is_problem:
+            pytest.fail(f"{finding.status.value}: {finding.summary}", pytrace=False)
+
+    return judge
+
+
+def _crash_finding(report: pytest.TestReport) -> Finding | None:
+    """A check that raised before recording gives an ``error`` finding, never a lost control."""
+    properties: dict[str, Any] = dict(report.user_properties)
+    pending = properties.get(PENDING)
+    if pending is None or not report.failed:
+        return None
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = str(getattr(crash, "message", "")) if crash is not None else ""
+    first_line = REDACTOR.scrub(str(reason)).splitlines()[0][:200] if reason else "unknown"
+    return Finding(
+        control_id=pending["control_id"],
+        target=pending["target"],
+        status=Status.ERROR,
+        severity=Severity.HIGH,
+        summary=f"the check itself failed: {first_line}",
+        remediation="This is a bug in smtpcheck: please report it with the JSON report.",
+    )
+
+
+class FindingCollector:
+    """Collects findings from test reports (here, or from xdist workers) and writes the reports
+    once at the end of the session (pytest's junitxml plugin has the same shape)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties: dict[str, Any] = dict(report.user_properties)
+        if PENDING not in properties or report.when == "teardown":
+            return
+        if report.when == "setup" and report.passed:
+            return
+        audit = get_audit(self.config)
+        if FINDING in properties:
+            if report.when == "call":
+                audit.record(Finding.from_dict(properties[FINDING]))
+        elif (crash := _crash_finding(report)) is not None:
+            audit.record(crash)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        audit = self.config.stash.get(AUDIT, None)
+        if audit is None or hasattr(self.config, "workerinput"):
+            return
+        write_reports(audit.finish(), audit.config.report_dir)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        audit = self.config.stash.get(AUDIT, None)
+        if audit is None or audit.result is None:
+            return
+        for line in render_summary(
+            audit.result, audit.config.report_dir, self.config.option.verbose
+        ):
+            terminalreporter.write_line(line)

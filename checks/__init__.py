@@ -1,0 +1,1 @@
+"""smtpcheck's controls, as pytest modules (installed as ``smtpcheck.checks``)."""

@@ -1,0 +1,7 @@
+"""``python -m smtpcheck`` is ``smtpcheck``."""
+
+import sys
+
+from smtpcheck.cli import main
+
+sys.exit(main())

@@ -1,0 +1,221 @@
+"""One audit's configuration, from options, the config file, the environment and the inventory.
+
+The CLI and the pytest plugin both build an :class:`AuditOptions` from their own option parsers
+and call :func:`load_audit_config`, so both paths validate the same way and fail with the same
+one-line :class:`~smtpcheck.errors.ConfigError`.
+
+Config file (TOML)::
+
+    [expected]          # SYSTEM_EMAIL_* (prefer the environment for the password)
+    [audit]             # layers, domains, nameservers, report_dir, jobs, no_send, web_users
+    [ssh]               # known_hosts, accept_new_host_keys, command_timeout, max_file_bytes
+    [providers.<key>]   # override or add relay provider profiles
+    [dns] [relay] [mailbox]   # layer settings, validated by their layers
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smtpcheck.catalogue import Layer
+from smtpcheck.credentials.evaluate import WEB_USERS
+from smtpcheck.errors import ConfigError, InventoryError
+from smtpcheck.providers import ProviderCatalogue
+from smtpcheck.remote import SshOptions
+from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
+from smtpcheck.settings import (
+    Expected,
+    Setting,
+    merge_settings,
+    read_adt_template,
+    settings_from_mapping,
+    validate_settings,
+)
+from smtpcheck.targets import HostTarget, apply_common, parse_hosts_option, read_inventory
+
+_TABLES = {
+    "expected": None,
+    "audit": {"layers", "domains", "nameservers", "report_dir", "jobs", "no_send", "web_users"},
+    "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
+    "providers": None,
+    "dns": None,
+    "relay": None,
+    "mailbox": None,
+}
+DEFAULT_JOBS = 8
+ALL_LAYERS = "host,dns,relay"
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Raw option values (command line or pytest options); None means "not given"."""
+
+    hosts: str | None = None
+    app: str | None = None
+    inventory: Path | None = None
+    adt_template: Path | None = None
+    config: Path | None = None
+    nameservers: Sequence[str] = ()
+    domains: Sequence[str] = ()
+    layers: str | None = None
+    no_send: bool = False
+    report_dir: Path | None = None
+    jobs: int | None = None
+    known_hosts: Path | None = None
+    accept_new_host_keys: bool = False
+    ssh_identity_file: Path | None = None
+    ssh_config: Path | None = None
+    sudo: bool = False
+    sudo_password_env: str | None = None
+    expected: Mapping[str, str] = field(default_factory=dict)  # --provider, --from, ...
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    expected: Expected
+    targets: tuple[HostTarget, ...]
+    layers: frozenset[Layer]
+    domains: tuple[str, ...]
+    nameservers: tuple[str, ...]
+    report_dir: Path
+    jobs: int
+    no_send: bool
+    ssh: SshOptions
+    max_file_bytes: int
+    web_users: frozenset[str]
+    providers: ProviderCatalogue
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dns/relay/mailbox
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for table, value in data.items():
+        if table not in _TABLES:
+            raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(_TABLES)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {table} must be a table")
+        allowed = _TABLES[table]
+        unknown = set(value) - allowed if allowed is not None else set()
+        if unknown:
+            raise ConfigError(f"{path}: unknown key(s) in [{table}]: {', '.join(sorted(unknown))}")
+    return data
+
+
+def parse_layers(text: str | Sequence[str]) -> frozenset[Layer]:
+    names = text.split(",") if isinstance(text, str) else list(text)
+    layers = set()
+    for name in (n.strip().lower() for n in names):
+        if not name:
+            continue
+        try:
+            layers.add(Layer(name))
+        except ValueError:
+            choices = ",".join(layer.value for layer in Layer)
+            raise ConfigError(f"--layers: {name!r} is not a layer (use {choices})") from None
+    if not layers:
+        raise ConfigError("--layers: give at least one of host, dns, relay")
+    return frozenset(layers)
+
+
+def _typed(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """The value of ``key`` if it has type ``kind`` (TOML booleans are not numbers), else error."""
+    value = section.get(key)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if value is None:
+        return None
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise ConfigError(f"{where}: {key} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _string_list(section: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = section.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return value
+
+
+def _targets(options: AuditOptions) -> list[HostTarget]:
+    targets: list[HostTarget] = []
+    if options.inventory is not None:
+        targets += read_inventory(options.inventory)
+    if options.hosts:
+        targets += parse_hosts_option(options.hosts, options.app)
+    elif options.app and options.inventory is None:
+        raise InventoryError("--app needs --hosts (or use an inventory)")
+    names = [t.name for t in targets]
+    if len(names) != len(set(names)):
+        raise InventoryError("the same host is given twice")
+    return apply_common(
+        targets,
+        identity_file=options.ssh_identity_file,
+        ssh_config=options.ssh_config,
+        sudo=options.sudo,
+        sudo_password_env=options.sudo_password_env,
+    )
+
+
+def _expected(
+    options: AuditOptions,
+    data: Mapping[str, Any],
+    environ: Mapping[str, str],
+    catalogue: ProviderCatalogue,
+) -> Expected:
+    layers: list[Mapping[str, Setting]] = []
+    if options.adt_template is not None:
+        layers.append(read_adt_template(options.adt_template))
+    if "expected" in data:
+        layers.append(settings_from_mapping(data["expected"], f"config {options.config}"))
+    layers.append(settings_from_mapping(environ, "environment"))
+    layers.append(settings_from_mapping(options.expected, "command line"))
+    return validate_settings(merge_settings(*layers), catalogue)
+
+
+def load_audit_config(
+    options: AuditOptions, environ: Mapping[str, str] | None = None
+) -> AuditConfig:
+    """Validate everything up front: any problem is one ConfigError, before any host is touched."""
+    environ = os.environ if environ is None else environ
+    data = read_config_file(options.config) if options.config is not None else {}
+    audit, ssh = data.get("audit", {}), data.get("ssh", {})
+    where = f"config {options.config}"
+    catalogue = ProviderCatalogue.builtin().with_overrides(data.get("providers", {}))
+    jobs = options.jobs or _typed(audit, "jobs", int, where) or DEFAULT_JOBS
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, not {jobs}")
+    max_bytes = _typed(ssh, "max_file_bytes", int, where) or DEFAULT_MAX_FILE_BYTES
+    known_hosts = options.known_hosts or _typed(ssh, "known_hosts", str, where)
+    report_dir = options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
+    return AuditConfig(
+        expected=_expected(options, data, environ, catalogue),
+        targets=tuple(_targets(options)),
+        layers=parse_layers(options.layers or _string_list(audit, "layers", where) or ALL_LAYERS),
+        domains=tuple(
+            d.strip().lower().rstrip(".")
+            for d in options.domains or _string_list(audit, "domains", where)
+        ),
+        nameservers=tuple(options.nameservers or _string_list(audit, "nameservers", where)),
+        report_dir=Path(report_dir).expanduser(),
+        jobs=jobs,
+        no_send=options.no_send or bool(_typed(audit, "no_send", bool, where)),
+        ssh=SshOptions(
+            known_hosts=Path(known_hosts).expanduser() if known_hosts else None,
+            accept_new_host_keys=options.accept_new_host_keys
+            or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
+            command_timeout=float(_typed(ssh, "command_timeout", (int, float), where) or 60),
+        ),
+        max_file_bytes=max_bytes,
+        web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
+        providers=catalogue,
+        sections={key: data[key] for key in ("dns", "relay", "mailbox") if key in data},
+    )

@@ -1,0 +1,30 @@
+"""The terminal summary printed at the end of a run (plugin and CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smtpcheck.findings import Status
+from smtpcheck.reports import REPORTERS
+from smtpcheck.result import AuditResult
+
+_SHOWN_BY_DEFAULT = (Status.FAIL, Status.ERROR, Status.WARN)
+
+
+def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) -> list[str]:
+    """Counts, the findings that need attention (all of them when verbose), report paths."""
+    counts = ", ".join(f"{n} {status}" for status, n in result.summary.to_dict().items())
+    lines = ["", f"smtpcheck: {counts} (exit status {result.exit_status.value})"]
+    for finding in result.findings:
+        if verbosity > 0 or finding.status in _SHOWN_BY_DEFAULT:
+            status = finding.status.value.upper()
+            lines.append(
+                f"  {status:<5} {finding.control_id:<9} {finding.target}: {finding.summary}"
+            )
+            if verbosity > 1:
+                lines += [f"        {key}: {value}" for key, value in finding.evidence.items()]
+                if finding.remediation and finding.is_problem:
+                    lines.append(f"        remediation: {finding.remediation}")
+    reports = " ".join(str(report_dir / filename) for filename, _ in REPORTERS.values())
+    lines.append(f"reports: {reports}")
+    return lines

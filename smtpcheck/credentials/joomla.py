@@ -1,0 +1,264 @@
+"""Joomla's ``configuration.php``: ``class JConfig { public $name = value; ... }``.
+
+Two readers, and the evidence says which one gave the values (reference/adt-toolkit.md):
+- PHP on the host (``remote/joomla_config.php``): the way Joomla itself reads the file;
+- this module's static reader of PHP literals, the fallback where PHP is missing or refused.
+
+The static reader accepts what PHP accepts as a property default: single- and double-quoted
+strings (with their escape rules), numbers, true/false/null and arrays. Anything else, like the
+toolkit's unquoted ``public $smtphost = smtp-pulse.com;`` (generation C main), is an expression
+PHP evaluates as undefined constants and fails on with an Error: a finding. Problems name the
+line and property, and quote a value only for the non-secret SMTP properties.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from smtpcheck.credentials.labelled import Problem
+from smtpcheck.secrets import REDACTOR, Secret
+
+SMTP_PROPERTIES = (
+    "mailer", "mailfrom", "fromname", "replyto", "smtpauth", "smtpuser", "smtppass",
+    "smtphost", "smtpsecure", "smtpport", "smtp_port",
+)  # fmt: skip
+_SHOWN = frozenset(SMTP_PROPERTIES) - {"smtppass"}  # values safe to quote in a problem
+_PROPERTY = re.compile(r"^\s*(?:public|var)\s+(?:\??[A-Za-z_\\][\w\\]*\s+)?\$(\w+)\s*=\s*")
+_CLASS = re.compile(r"^\s*class\s+JConfig\b", re.IGNORECASE)
+_NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+_CONSTANT = re.compile(r"(true|false|null)\b", re.IGNORECASE)
+_DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "e": "\x1b", "f": "\f",
+               "\\": "\\", "$": "$", '"': '"'}  # fmt: skip
+
+PhpScalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class PhpLiteral:
+    """One property default as PHP would read it; ``kind`` "expression" is not a literal."""
+
+    kind: str  # "string", "int", "float", "bool", "null", "array", "expression"
+    value: PhpScalar = field(repr=False)
+    quote: str | None = None  # ' or " for strings
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class JoomlaConfig:
+    """The SMTP properties of a configuration.php and what is wrong with the file."""
+
+    properties: Mapping[str, PhpLiteral]  # SMTP properties except smtppass
+    smtppass: Secret | None = field(repr=False)
+    has_class: bool = False
+    problems: tuple[Problem, ...] = ()
+    quotes: frozenset[str] = frozenset()  # quote styles seen in the SMTP properties
+
+
+class _NotLiteral(Exception):
+    """The text at this position is not a PHP literal."""
+
+
+def _single_quoted(text: str, pos: int) -> tuple[str, int]:
+    out, i = [], pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "\\'":
+            out.append(text[i + 1])
+            i += 2
+        elif ch == "'":
+            return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    raise _NotLiteral("unterminated string")
+
+
+def _double_quoted(text: str, pos: int) -> tuple[str, int]:
+    out, i = [], pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            octal = re.match(r"[0-7]{1,3}", text[i + 1 :])
+            hexa = re.match(r"x([0-9a-fA-F]{1,2})", text[i + 1 :])
+            if nxt in _DQ_ESCAPES:
+                out.append(_DQ_ESCAPES[nxt])
+                i += 2
+            elif octal:
+                out.append(chr(int(octal.group(), 8) & 0xFF))
+                i += 1 + len(octal.group())
+            elif hexa:
+                out.append(chr(int(hexa.group(1), 16)))
+                i += 1 + len(hexa.group())
+            else:
+                out.append(ch)
+                i += 1
+        elif ch == "$" and i + 1 < len(text) and re.match(r"[A-Za-z_{]", text[i + 1]):
+            raise _NotLiteral("a double-quoted string with $ interpolation")
+        elif ch == '"':
+            return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    raise _NotLiteral("unterminated string")
+
+
+def _array_end(text: str, pos: int) -> int:
+    """Index after the array literal starting at ``pos`` (``[`` or ``array(``)."""
+    depth, i = 0, pos
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            _, i = (_single_quoted if ch == "'" else _double_quoted)(text, i)
+            continue
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise _NotLiteral("unterminated array")
+
+
+def scan_literal(text: str, pos: int = 0) -> tuple[PhpLiteral, int]:
+    """The PHP literal starting at ``text[pos]`` and the index after it; raises _NotLiteral."""
+    ch = text[pos : pos + 1]
+    if ch == "'":
+        value, end = _single_quoted(text, pos)
+        return PhpLiteral("string", value, "'"), end
+    if ch == '"':
+        value, end = _double_quoted(text, pos)
+        return PhpLiteral("string", value, '"'), end
+    if text.startswith("[", pos) or text[pos:].lower().startswith("array("):
+        start = pos + 5 if text[pos] != "[" else pos
+        return PhpLiteral("array", None), _array_end(text, start)
+    number = _NUMBER.match(text, pos)
+    if number and not re.match(r"[\w.]", text[number.end() : number.end() + 1]):
+        raw = number.group()
+        if "." in raw or ("e" in raw.lower() and not raw.lower().startswith(("0x", "-0x"))):
+            return PhpLiteral("float", float(raw)), number.end()
+        return PhpLiteral("int", int(raw, 0) if "x" in raw.lower() else int(raw)), number.end()
+    constant = _CONSTANT.match(text, pos)
+    if constant:
+        word = constant.group().lower()
+        if word == "null":
+            return PhpLiteral("null", None), constant.end()
+        return PhpLiteral("bool", word == "true"), constant.end()
+    raise _NotLiteral("not a literal")
+
+
+def _rest_is_end(rest: str) -> bool:
+    """After the value: ``;`` then optionally a comment."""
+    return re.fullmatch(r"\s*;\s*(?:(?://|#).*|/\*.*\*/\s*)?", rest) is not None
+
+
+def _parse_property(name: str, expr: str, number: int) -> tuple[PhpLiteral, Problem | None]:
+    shown = f" ({expr.rstrip(';').strip()[:60]})" if name in _SHOWN else ""
+    try:
+        literal, end = scan_literal(expr)
+    except _NotLiteral as why:
+        semicolon = expr.find(";")
+        if why.args == ("not a literal",) and semicolon >= 0 and _rest_is_end(expr[semicolon:]):
+            value = expr[:semicolon].strip() if name in _SHOWN else None
+            return PhpLiteral("expression", value, None, number), Problem(
+                f"line {number}: ${name} is not a PHP literal{shown}: PHP reads it as constant "
+                "names and fails with 'Undefined constant' when Joomla loads the configuration"
+            )
+        return PhpLiteral("expression", None, None, number), Problem(
+            f"line {number}: ${name}: {why}{shown}"
+        )
+    if not _rest_is_end(expr[end:]):
+        return PhpLiteral("expression", None, None, number), Problem(
+            f"line {number}: ${name} is not a single literal followed by ';'"
+        )
+    return PhpLiteral(literal.kind, literal.value, literal.quote, number), None
+
+
+def parse_joomla_config(text: str) -> JoomlaConfig:
+    """Static reading of a configuration.php. Pure; problems are reported, never raised."""
+    problems: list[Problem] = []
+    properties: dict[str, PhpLiteral] = {}
+    seen: set[str] = set()
+    smtppass: Secret | None = None
+    has_class = False
+    lines = text.splitlines()
+    if not lines or not lines[0].lstrip().startswith("<?php"):
+        problems.append(Problem("the file does not start with <?php"))
+    for number, line in enumerate(lines, start=1):
+        if _CLASS.match(line):
+            has_class = True
+            continue
+        match = _PROPERTY.match(line)
+        if match is None:
+            continue
+        name = match.group(1)
+        if name in seen:
+            problems.append(Problem(f"line {number}: ${name} is declared twice (PHP fatal error)"))
+            continue
+        seen.add(name)
+        literal, problem = _parse_property(name, line[match.end() :], number)
+        if problem is not None:
+            problems.append(problem)
+        if name == "smtppass":
+            if literal.kind == "string" and isinstance(literal.value, str):
+                smtppass = Secret(literal.value)
+            properties[name] = PhpLiteral(literal.kind, None, literal.quote, number)
+        elif name in SMTP_PROPERTIES:
+            properties[name] = literal
+    if not has_class:
+        problems.append(Problem("no class JConfig in the file"))
+    REDACTOR.register(smtppass, [_text(properties.get("smtpuser"))])
+    quotes = frozenset(p.quote for p in properties.values() if p.quote)
+    return JoomlaConfig(properties, smtppass, has_class, tuple(problems), quotes)
+
+
+def _text(literal: PhpLiteral | None) -> str:
+    return str(literal.value) if literal is not None and literal.value is not None else ""
+
+
+@dataclass(frozen=True)
+class PhpResult:
+    """PHP's own reading on the host: values, or the error PHP raised loading the class."""
+
+    php_version: str
+    values: Mapping[str, PhpScalar]  # SMTP properties except smtppass
+    smtppass: Secret | None = field(repr=False)
+    error: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        """True when the reader did not evaluate the file (not when PHP failed loading it)."""
+        return self.error is not None and (
+            self.error.startswith("not executed")
+            or self.error in ("unreadable", "tokenizer extension missing", "no class JConfig")
+        )
+
+
+def parse_php_output(output: bytes) -> PhpResult | None:
+    """The JSON printed by ``joomla_config.php``; None when it is not that JSON."""
+    try:
+        data = json.loads(output.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    values = data.get("values") if isinstance(data.get("values"), dict) else {}
+    assert isinstance(values, dict)
+    raw_pass = values.pop("smtppass", None)
+    smtppass = Secret(str(raw_pass)) if raw_pass not in (None, "") else None
+    REDACTOR.register(smtppass, [str(values.get("smtpuser") or "")])
+    clean = {
+        str(k): v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        for k, v in values.items()
+    }
+    error = data.get("error")
+    return PhpResult(
+        php_version=str(data.get("php", "?")),
+        values=clean,
+        smtppass=smtppass,
+        error=REDACTOR.scrub(str(error)) if error is not None else None,
+    )

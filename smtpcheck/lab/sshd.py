@@ -1,0 +1,267 @@
+"""Simulated web servers: one real OpenSSH sshd each, with its own ``/var/www``.
+
+Each sshd runs in a private mount namespace in which its own directory is bind-mounted on
+``/var/www`` (reference/test-lab.md), so every host sees only its own credential files while the
+machine's ``/var/www`` stays empty. Hosts listen on distinct 127.0.0.x addresses.
+
+Lab users (created if missing, key-only, no usable password for login):
+- ``smtpcheck-lab``: sudo without a password;
+- ``smtpcheck-labpw``: sudo that asks for a password, like the toolkit's ``X…X`` user.
+The sudoers drop-in is removed when the lab stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from smtpcheck.lab.proc import LabError, ServerProcess, free_port, require_root
+
+LAB_USER = "smtpcheck-lab"
+LAB_SUDO_PASSWORD_USER = "smtpcheck-labpw"  # noqa: S105 (a user name)
+SUDOERS_DROPIN = Path("/etc/sudoers.d/smtpcheck-lab")
+_ADDRESSES = itertools.count(2)
+_ADDRESS_LOCK = threading.Lock()
+_LABS_RUNNING = 0  # the sudoers drop-in stays while any lab of this process runs
+
+
+def next_loopback_address() -> str:
+    """A 127.0.0.x address not yet handed out by this process."""
+    with _ADDRESS_LOCK:
+        n = next(_ADDRESSES)
+    return f"127.0.{n // 250}.{2 + n % 250}"
+
+
+def _run(argv: list[str], what: str, stdin: str | None = None) -> None:
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LabError(f"{what}: {(done.stderr or done.stdout).strip()}")
+
+
+def ensure_user(name: str, password: str | None = None) -> None:
+    """A lab login user with /bin/sh (no start-up files) and no home directory."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        _run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", name], f"useradd {name}")
+    if password is None:
+        _run(["usermod", "-p", "*", name], f"unlock {name}")  # '*': key login only
+    else:
+        _run(["chpasswd"], f"password for {name}", stdin=f"{name}:{password}\n")
+
+
+@dataclass
+class LabHost:
+    """One simulated web server."""
+
+    name: str
+    address: str
+    port: int
+    root: Path
+    php: bool = True
+    _server: ServerProcess | None = field(default=None, repr=False)
+
+    @property
+    def www(self) -> Path:
+        return self.root / "www"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "sshd.log"
+
+    def url(self, user: str = LAB_USER) -> str:
+        return f"paramiko://{user}@{self.address}:{self.port}"
+
+    def host_key_line(self) -> str:
+        key = (self.root / "host_ed25519.pub").read_text().split()
+        return f"[{self.address}]:{self.port} {key[0]} {key[1]}"
+
+    def put(
+        self,
+        path: str,
+        content: bytes,
+        *,
+        mode: int = 0o400,
+        owner: str = "root",
+        group: str | None = None,
+    ) -> Path:
+        """Write ``content`` at ``path`` (an absolute path under /var/www) on this host."""
+        target = self._local(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        shutil.chown(target, owner, group or owner)
+        target.chmod(mode)
+        return target
+
+    def symlink(self, path: str, points_to: str) -> None:
+        """A symlink at ``path`` whose text is ``points_to`` (as the host sees paths)."""
+        link = self._local(path)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(points_to)
+
+    def mkdir(self, path: str) -> None:
+        self._local(path).mkdir(parents=True, exist_ok=True)
+
+    def _local(self, path: str) -> Path:
+        if not path.startswith("/var/www/"):
+            raise LabError(f"{path}: lab hosts only hold files under /var/www")
+        return self.www / path.removeprefix("/var/www/")
+
+    def sessions(self) -> int:
+        """Remote commands this host's sshd has started (its VERBOSE log, counted)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return 0
+        return text.count("Starting session: command")
+
+
+class SshLab:
+    """A fleet of lab hosts sharing one client key, one known_hosts file and the lab users."""
+
+    def __init__(self, workdir: Path) -> None:
+        require_root("the SSH lab")
+        self.workdir = workdir
+        # Random per run and locked again on stop: a known password with sudo rights would be a
+        # way to root on the machine running the lab.
+        self.sudo_password = secrets.token_urlsafe(18)
+        self.hosts: list[LabHost] = []
+        self.client_key = workdir / "client_ed25519"
+        self.known_hosts = workdir / "known_hosts"
+        self.authorized_keys = workdir / "authorized_keys"
+        self._started = False
+
+    def add_host(self, name: str, *, php: bool = True) -> LabHost:
+        address = next_loopback_address()
+        root = self.workdir / name
+        host = LabHost(name, address, free_port(address), root, php=php)
+        host.www.mkdir(parents=True, exist_ok=True)
+        self.hosts.append(host)
+        if self._started:
+            self._start_host(host)
+        return host
+
+    def _keygen(self, path: Path) -> None:
+        if not path.exists():
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "smtpcheck-lab",
+                  "-f", str(path)], "ssh-keygen")  # fmt: skip
+
+    def _check_traversable(self) -> None:
+        """sshd reads authorized_keys with the login user's rights: every parent must let
+        other users through."""
+        self.workdir.chmod(0o755)
+        for parent in self.workdir.parents:
+            if not parent.stat().st_mode & 0o001:
+                raise LabError(
+                    f"{parent} is not traversable by other users (mode "
+                    f"{parent.stat().st_mode & 0o777:o}); the lab's login users could not read "
+                    "their authorized_keys: use a lab directory under a traversable parent"
+                )
+
+    def start(self) -> SshLab:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._check_traversable()
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        Path("/var/www").mkdir(exist_ok=True)
+        ensure_user(LAB_USER)
+        ensure_user(LAB_SUDO_PASSWORD_USER, self.sudo_password)
+        global _LABS_RUNNING
+        with _ADDRESS_LOCK:
+            _LABS_RUNNING += 1
+        if shutil.which("sudo"):
+            SUDOERS_DROPIN.write_text(
+                f"{LAB_USER} ALL=(ALL) NOPASSWD: ALL\n{LAB_SUDO_PASSWORD_USER} ALL=(ALL) ALL\n"
+            )
+            SUDOERS_DROPIN.chmod(0o440)
+        self._keygen(self.client_key)
+        shutil.copy(f"{self.client_key}.pub", self.authorized_keys)
+        self.authorized_keys.chmod(0o644)
+        self._started = True
+        try:
+            for host in self.hosts:
+                self._start_host(host)
+        except LabError:
+            self.stop()
+            raise
+        return self
+
+    def _start_host(self, host: LabHost) -> None:
+        key = host.root / "host_ed25519"
+        self._keygen(key)
+        config = host.root / "sshd_config"
+        lines = [
+            f"Port {host.port}",
+            f"ListenAddress {host.address}",
+            f"HostKey {key}",
+            f"PidFile {host.root / 'sshd.pid'}",
+            f"AuthorizedKeysFile {self.authorized_keys}",
+            f"AllowUsers {LAB_USER} {LAB_SUDO_PASSWORD_USER}",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin no",
+            "UsePAM no",
+            "StrictModes no",
+            "LogLevel VERBOSE",
+        ]
+        config.write_text("\n".join(lines) + "\n")
+        mounts = f"mount --bind {host.www} /var/www"
+        if not host.php:  # this host has no working php: hide the binary in its namespace
+            mounts += ' && mount --bind /dev/null "$(readlink -f /usr/bin/php)"'
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        script = f"{mounts} && exec {sshd} -D -e -f {config} -E {host.log}"
+        host._server = ServerProcess(
+            f"sshd {host.name}",
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            host.root / "sshd.stdout",
+        )
+        host._server.start()
+        host._server.wait_for_port(host.address, host.port)
+        with self.known_hosts.open("a") as handle:
+            handle.write(host.host_key_line() + "\n")
+
+    def stop(self) -> None:
+        global _LABS_RUNNING
+        for host in self.hosts:
+            if host._server is not None:
+                host._server.stop()
+                host._server = None
+        if not self._started:
+            return
+        self._started = False
+        with _ADDRESS_LOCK:
+            _LABS_RUNNING -= 1
+            last = _LABS_RUNNING == 0
+        if last:
+            with contextlib.suppress(FileNotFoundError):
+                SUDOERS_DROPIN.unlink()
+            ensure_user(LAB_SUDO_PASSWORD_USER)  # lock the password again
+
+    def __iter__(self) -> Iterator[LabHost]:
+        return iter(self.hosts)
+
+    def __enter__(self) -> SshLab:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def is_available() -> bool:
+    """True when this machine can run the SSH lab (root, sshd, unshare)."""
+    sshd = shutil.which("sshd") or Path("/usr/sbin/sshd").exists()
+    return os.geteuid() == 0 and bool(sshd) and bool(shutil.which("unshare"))

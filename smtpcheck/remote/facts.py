@@ -1,0 +1,289 @@
+"""Host facts: everything the host controls need, gathered in ONE remote command per host.
+
+testinfra's way costs one remote command per file property (stat per attribute, then cat); on a
+fleet that is the main cost (reference/test-lab.md). Here one POSIX sh script (``facts.sh``)
+reports lstat, link target, stat, content (capped) and, for Joomla, PHP's own reading of the
+file, with every host-supplied value base64-framed. ``parse_fact_output`` is pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+from smtpcheck.errors import ParseError, ProbeError, RemoteCommandFailed
+from smtpcheck.remote import Connection, SshOptions, sudo_argv
+from smtpcheck.secrets import REDACTOR, Secret
+from smtpcheck.targets import App, HostTarget
+
+DEFAULT_MAX_FILE_BYTES = 64 * 1024
+_SCRIPT = resources.files("smtpcheck.remote").joinpath("facts.sh").read_text()
+_PHP_READER = base64.b64encode(
+    resources.files("smtpcheck.remote").joinpath("joomla_config.php").read_bytes()
+).decode()
+
+
+@dataclass(frozen=True)
+class StatInfo:
+    """``stat -c '%F|%a|%u|%g|%U|%G|%s'`` of one path."""
+
+    kind: str  # "regular file", "regular empty file", "directory", "symbolic link", ...
+    mode: int  # permission bits (with setuid/setgid/sticky)
+    uid: int
+    gid: int
+    owner: str
+    group: str
+    size: int
+
+    @property
+    def is_regular(self) -> bool:
+        return self.kind.startswith("regular")
+
+    @property
+    def mode_text(self) -> str:
+        return f"{self.mode:04o}"
+
+
+@dataclass(frozen=True)
+class PhpReading:
+    """What PHP on the host made of a Joomla configuration.php (JSON from joomla_config.php)."""
+
+    available: bool
+    exit_status: int | None = None
+    output: bytes = field(default=b"", repr=False)  # holds smtppass: never shown
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    exists: bool
+    lstat: StatInfo | None = None
+    link: str | None = None  # the symlink's own text
+    resolved: str | None = None  # readlink -f
+    stat: StatInfo | None = None  # of what the path finally names
+    content: bytes | None = field(default=None, repr=False)  # holds the password: never shown
+    denied: bool = False  # a regular file the reading user may not read
+    php: PhpReading | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.stat and self.content is not None and self.stat.size > len(self.content))
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    hostname: str
+    user: str
+    uid: int
+    files: Mapping[str, FileFacts]
+    read_as: str = ""
+    commands_run: int = 0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HostObservation:
+    """Facts, or why none could be gathered. Never raises for a problem of the host."""
+
+    target: HostTarget
+    facts: HostFacts | None
+    failure: str | None = None
+    failure_kind: str | None = None  # class name of the probe error: HostKeyMismatch, ...
+    seconds: float = 0.0
+
+
+def build_fact_argv(paths: Sequence[str], *, max_bytes: int, run_php: bool) -> list[str]:
+    """The one command: ``/bin/sh -c SCRIPT smtpcheck CAP RUN_PHP PHP_B64 PATH...``."""
+    return ["/bin/sh", "-c", _SCRIPT, "smtpcheck", str(max_bytes), "1" if run_php else "0",
+            _PHP_READER, *paths]  # fmt: skip
+
+
+def _b64(value: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ParseError(f"fact output: {what} is not base64") from None
+
+
+def _text(value: str, what: str) -> str:
+    return _b64(value, what).decode("utf-8", "replace")
+
+
+def parse_stat(text: str) -> StatInfo:
+    parts = text.strip().split("|")
+    if len(parts) != 7:
+        raise ParseError(f"fact output: stat line has {len(parts)} fields, expected 7")
+    kind, mode, uid, gid, owner, group, size = parts
+    try:
+        return StatInfo(kind, int(mode, 8), int(uid), int(gid), owner, group, int(size))
+    except ValueError:
+        raise ParseError("fact output: stat values are not numbers") from None
+
+
+def parse_fact_output(stdout: bytes) -> HostFacts:
+    """Parse the framed output of ``facts.sh``. Pure; raises ParseError on a broken frame."""
+    lines = stdout.decode("ascii", "replace").splitlines()
+    if not lines or lines[0].strip() != "smtpcheck-facts 1":
+        raise ParseError("the fact command printed no smtpcheck header")
+    if lines[-1].strip() != "end":
+        raise ParseError("the fact command output was cut short")
+    header: dict[str, str] = {}
+    files: dict[str, dict[str, object]] = {}
+    current: dict[str, object] | None = None
+    for line in lines[1:-1]:
+        key, _, value = line.partition(" ")
+        if key == "path":
+            path = _text(value, "path")
+            current = files.setdefault(path, {"path": path, "exists": True})
+        elif current is None:
+            header[key] = value
+        elif key == "missing":
+            current["exists"] = False
+        elif key in ("lstat", "stat"):
+            current[key] = parse_stat(_text(value, key))
+        elif key in ("link", "resolved"):
+            current[key] = _text(value, key)
+        elif key == "content":
+            current["content"] = _b64(value, "content")
+        elif key == "content-denied":
+            current["denied"] = True
+        elif key == "php-absent":
+            current["php"] = PhpReading(available=False)
+        elif key == "php-exit":
+            current["php_exit"] = int(value)
+        elif key == "php":
+            status = current.pop("php_exit", None)
+            current["php"] = PhpReading(True, status if isinstance(status, int) else None,
+                                        _b64(value, "php"))  # fmt: skip
+        else:
+            raise ParseError(f"fact output: unknown record {key!r}")
+    return HostFacts(
+        hostname=_text(header.get("hostname", ""), "hostname"),
+        user=_text(header.get("user", ""), "user"),
+        uid=int(header.get("uid", "-1")),
+        files={path: _file_facts(values) for path, values in files.items()},
+    )
+
+
+def _file_facts(values: dict[str, object]) -> FileFacts:
+    lstat = values.get("lstat")
+    stat = values.get("stat", None if values.get("link") is not None else lstat)
+    return FileFacts(
+        path=str(values["path"]),
+        exists=bool(values["exists"]),
+        lstat=lstat if isinstance(lstat, StatInfo) else None,
+        link=values.get("link") if isinstance(values.get("link"), str) else None,  # type: ignore[arg-type]
+        resolved=values.get("resolved") if isinstance(values.get("resolved"), str) else None,  # type: ignore[arg-type]
+        stat=stat if isinstance(stat, StatInfo) else None,
+        content=values.get("content") if isinstance(values.get("content"), bytes) else None,  # type: ignore[arg-type]
+        denied=bool(values.get("denied", False)),
+        php=values.get("php") if isinstance(values.get("php"), PhpReading) else None,  # type: ignore[arg-type]
+    )
+
+
+ConnectionFactory = Callable[[HostTarget, SshOptions], Connection]
+
+
+def open_connection(target: HostTarget, options: SshOptions) -> Connection:
+    """The transport for the target's backend (one small module each)."""
+    if target.backend == "local":
+        from smtpcheck.remote.local_transport import LocalConnection
+
+        return LocalConnection(target, options)
+    if target.backend == "ssh":
+        from smtpcheck.remote.openssh_transport import OpenSshConnection
+
+        return OpenSshConnection(target, options)
+    from smtpcheck.remote.paramiko_transport import ParamikoConnection
+
+    return ParamikoConnection(target, options)
+
+
+def _sudo_password(target: HostTarget, environ: Mapping[str, str]) -> Secret | None:
+    if not target.sudo or not target.sudo_password_env:
+        return None
+    value = environ.get(target.sudo_password_env)
+    if not value:
+        raise RemoteCommandFailed(
+            f"sudo password variable {target.sudo_password_env} is not set in the environment"
+        )
+    secret = Secret(value)
+    REDACTOR.register(secret)
+    return secret
+
+
+def _sudo_refusal(stderr: bytes) -> str:
+    text = REDACTOR.scrub(stderr.decode("utf-8", "replace")).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
+def gather(
+    connection: Connection,
+    target: HostTarget,
+    environ: Mapping[str, str],
+    *,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> HostFacts:
+    """Run the one fact command on an open connection and parse its answer."""
+    paths = [target.credential_path]
+    argv = build_fact_argv(paths, max_bytes=max_bytes,
+                           run_php=target.app is App.JOOMLA and target.run_php)  # fmt: skip
+    password = _sudo_password(target, environ)
+    stdin = b""
+    if target.sudo:
+        argv = sudo_argv(argv, user=target.sudo_user, password=password)
+        stdin = (password.reveal() + "\n").encode() if password is not None else b""
+    result = connection.run(argv, stdin)
+    if not result.stdout.startswith(b"smtpcheck-facts"):
+        reason = _sudo_refusal(result.stderr)
+        if target.sudo:
+            raise RemoteCommandFailed(f"sudo refused to run the fact command: {reason}")
+        raise RemoteCommandFailed(f"the fact command failed (exit {result.exit_status}): {reason}")
+    facts = parse_fact_output(result.stdout)
+    who = f"root via sudo as {target.user or 'login user'}" if target.sudo else facts.user
+    if target.sudo and target.sudo_user:
+        who = f"{target.sudo_user} via sudo"
+    return HostFacts(
+        hostname=facts.hostname,
+        user=facts.user,
+        uid=facts.uid,
+        files=facts.files,
+        read_as=who,
+        commands_run=connection.commands_run,
+        notes=tuple(connection.notes),
+    )
+
+
+def fetch_host_facts(
+    target: HostTarget,
+    options: SshOptions,
+    environ: Mapping[str, str] | None = None,
+    *,
+    connect: ConnectionFactory = open_connection,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> HostObservation:
+    """Connect once, run the one command, close. Problems become a failed observation."""
+    environ = os.environ if environ is None else environ
+    started = time.monotonic()
+    connection: Connection | None = None
+    try:
+        connection = connect(target, options)
+        facts = gather(connection, target, environ, max_bytes=max_bytes)
+    except (ProbeError, ParseError) as exc:
+        return HostObservation(
+            target,
+            None,
+            failure=REDACTOR.scrub(str(exc)),
+            failure_kind=type(exc).__name__,
+            seconds=time.monotonic() - started,
+        )
+    finally:
+        if connection is not None:
+            connection.close()
+    return HostObservation(target, facts, seconds=time.monotonic() - started)

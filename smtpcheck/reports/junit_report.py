@@ -1,0 +1,91 @@
+"""junit.xml: one test suite per target (host, domain or relay endpoint), one test case per
+control, built with ElementTree (never by string concatenation)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+
+from smtpcheck.catalogue import CONTROLS
+from smtpcheck.findings import Finding, Status
+from smtpcheck.result import AuditResult, layer_of
+
+_ELEMENT = {Status.FAIL: "failure", Status.ERROR: "error", Status.SKIP: "skipped"}
+# Characters XML 1.0 cannot carry at all, even escaped (untrusted banners and records may hold
+# them): shown as \xNN instead.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _details(finding: Finding) -> str:
+    lines = [finding.summary, ""]
+    lines += [f"{key}: {value}" for key, value in finding.evidence.items()]
+    if finding.remediation:
+        lines += ["", f"remediation: {finding.remediation}"]
+    if finding.references:
+        lines += [f"references: {'; '.join(finding.references)}"]
+    return xml_safe("\n".join(lines))
+
+
+def _testcase(suite: ET.Element, finding: Finding) -> None:
+    control = CONTROLS.get(finding.control_id)
+    title = control.title if control else ""
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        name=f"{finding.control_id} {title}".strip(),
+        classname=f"smtpcheck.{layer_of(finding).value}",
+        time="0",
+    )
+    properties = ET.SubElement(case, "properties")
+    for name, value in (("status", finding.status.value), ("severity", finding.severity.value)):
+        ET.SubElement(properties, "property", name=name, value=value)
+    element = _ELEMENT.get(finding.status)
+    if element is not None:
+        detail = ET.SubElement(case, element, message=xml_safe(finding.summary))
+        if element != "skipped":
+            detail.set("type", finding.status.value)
+            detail.text = _details(finding)
+    else:
+        ET.SubElement(case, "system-out").text = _details(finding)
+
+
+def _suite(root: ET.Element, target: str, findings: Iterable[Finding], result: AuditResult) -> None:
+    items = list(findings)
+    counts = {status: sum(f.status is status for f in items) for status in Status}
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=xml_safe(target),
+        tests=str(len(items)),
+        failures=str(counts[Status.FAIL]),
+        errors=str(counts[Status.ERROR]),
+        skipped=str(counts[Status.SKIP]),
+        timestamp=result.started_at.isoformat(timespec="seconds"),
+        time="0",
+    )
+    for finding in items:
+        _testcase(suite, finding)
+
+
+def render_junit(result: AuditResult) -> str:
+    summary = result.summary.counts
+    root = ET.Element(
+        "testsuites",
+        name="smtpcheck",
+        tests=str(result.summary.total),
+        failures=str(summary[Status.FAIL]),
+        errors=str(summary[Status.ERROR]),
+        skipped=str(summary[Status.SKIP]),
+    )
+    by_target: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        by_target.setdefault(finding.target, []).append(finding)
+    for target, findings in by_target.items():
+        _suite(root, target, findings, result)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,251 @@
+"""Which web servers to audit: testinfra-style host URLs and the TOML inventory (SPEC §1).
+
+URLs are parsed with testinfra's own hostspec parser, so ``paramiko://user@host:port?sudo=true``
+means here what it means to testinfra. A password in a URL is accepted (testinfra allows it) but
+held as a secret and never shown: target names are the URL without it.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from testinfra.backend import parse_hostspec
+from testinfra.backend.base import BaseBackend
+
+from smtpcheck.errors import InventoryError
+from smtpcheck.secrets import REDACTOR, Secret
+
+
+class App(enum.StrEnum):
+    WORDPRESS = "wordpress"
+    MOODLE = "moodle"
+    DRUPAL = "drupal"
+    JOOMLA = "joomla"
+
+
+CREDENTIAL_PATHS: Mapping[App, str] = {
+    App.WORDPRESS: "/var/www/wordpresssmtp",
+    App.MOODLE: "/var/www/moodlesmtp",
+    App.DRUPAL: "/var/www/drupalsmtp",
+    App.JOOMLA: "/var/www/html/configuration.php",
+}
+"""Documented paths (ADT doco/AgileToolkitDeployment/DeployingSMTPService.md)."""
+
+BACKENDS = ("paramiko", "ssh", "local")
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """One web server to audit and how to reach it."""
+
+    name: str
+    backend: str
+    app: App
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    identity_file: Path | None = None
+    ssh_config: Path | None = None
+    sudo: bool = False
+    sudo_user: str | None = None
+    sudo_password_env: str | None = None
+    timeout: float = 10.0
+    run_php: bool = True
+
+    @property
+    def credential_path(self) -> str:
+        return CREDENTIAL_PATHS[self.app]
+
+    @property
+    def url(self) -> str:
+        """The target as a URL, without any password."""
+        if self.backend == "local":
+            return "local://"
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
+        port = f":{self.port}" if self.port else ""
+        return f"{self.backend}://{user}{host}{port}"
+
+
+def _app(value: object, where: str) -> App:
+    try:
+        return App(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(app.value for app in App)
+        raise InventoryError(f"{where}: app {value!r} is not one of {choices}") from None
+
+
+def _port(value: object, where: str) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise InventoryError(f"{where}: port {value!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise InventoryError(f"{where}: port {port} is out of range")
+    return port
+
+
+def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -> HostTarget:
+    """A HostTarget from a testinfra-style URL (``paramiko://``, ``ssh://``, ``local://``)."""
+    text = url.strip()
+    if not text:
+        raise InventoryError(f"{where}: empty host")
+    if app is None:
+        raise InventoryError(f"{where}: {text!r} has no application: give --app or an inventory")
+    if "://" not in text:
+        text = f"paramiko://{text}"
+    host, options = parse_hostspec(text)
+    backend = options.pop("connection")
+    if backend not in BACKENDS:
+        raise InventoryError(
+            f"{where}: backend {backend!r} is not supported (use {', '.join(BACKENDS)})"
+        )
+    target = HostTarget(name="", backend=backend, app=_app(app, where))
+    if backend != "local":
+        spec = BaseBackend.parse_hostspec(host)
+        if not spec.name:
+            raise InventoryError(f"{where}: {url!r} names no host")
+        password = Secret(spec.password) if spec.password else None
+        if password is not None:
+            REDACTOR.register(password)
+        target = replace(
+            target,
+            host=spec.name,
+            port=_port(spec.port, where) if spec.port else None,
+            user=spec.user,
+            password=password,
+        )
+    if options.get("ssh_identity_file"):
+        target = replace(target, identity_file=Path(options["ssh_identity_file"]))
+    if options.get("ssh_config"):
+        target = replace(target, ssh_config=Path(options["ssh_config"]))
+    if options.get("timeout"):
+        target = replace(target, timeout=float(options["timeout"]))
+    target = replace(
+        target, sudo=bool(options.get("sudo")), sudo_user=options.get("sudo_user") or None
+    )
+    return replace(target, name=target.url)
+
+
+def parse_hosts_option(value: str, app: str | None) -> list[HostTarget]:
+    """``--hosts`` takes a comma-separated list of URLs (as testinfra's option does)."""
+    return [parse_host_url(url, app) for url in value.split(",") if url.strip()]
+
+
+_HOST_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "url": str,
+    "address": str,
+    "port": int,
+    "user": str,
+    "app": str,
+    "identity_file": str,
+    "ssh_config": str,
+    "sudo": bool,
+    "sudo_user": str,
+    "sudo_password_env": str,
+    "timeout": (int, float),
+    "run_php": bool,
+}
+
+
+def _check_table(table: Mapping[str, Any], where: str) -> None:
+    for key, value in table.items():
+        expected = _HOST_KEYS.get(key)
+        if expected is None:
+            known = ", ".join(sorted(_HOST_KEYS))
+            raise InventoryError(f"{where}: unknown key {key!r} (known: {known})")
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise InventoryError(f"{where}: {key} has the wrong type ({type(value).__name__})")
+
+
+def _inventory_host(
+    entry: Mapping[str, Any], defaults: Mapping[str, Any], where: str
+) -> HostTarget:
+    merged = {**defaults, **entry}
+    _check_table(entry, where)
+    if ("url" in entry) == ("address" in entry):
+        raise InventoryError(f"{where}: give exactly one of url or address")
+    url = entry.get("url") or f"paramiko://{entry['address']}"
+    target = parse_host_url(url, merged.get("app"), where=where)
+    updates: dict[str, Any] = {}
+    if "port" in merged and target.port is None:
+        updates["port"] = _port(merged["port"], where)
+    if "user" in merged and target.user is None:
+        updates["user"] = merged["user"]
+    for key in ("identity_file", "ssh_config"):
+        if key in merged and getattr(target, key) is None:
+            updates[key] = Path(merged[key]).expanduser()
+    for key in ("sudo", "sudo_user", "sudo_password_env", "run_php"):
+        if key in merged:
+            updates[key] = merged[key]
+    if "timeout" in merged:
+        updates["timeout"] = float(merged["timeout"])
+    target = replace(target, **updates)
+    return replace(target, name=entry.get("name") or target.url)
+
+
+def parse_inventory(text: str, source: str) -> list[HostTarget]:
+    """Hosts from an inventory file: an optional ``[defaults]`` table and ``[[hosts]]`` entries."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InventoryError(f"{source}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"defaults", "hosts"}
+    if unknown:
+        raise InventoryError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise InventoryError(f"{source}: defaults must be a table")
+    _check_table(defaults, f"{source}: defaults")
+    hosts = data.get("hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
+        raise InventoryError(f"{source}: hosts must be an array of tables ([[hosts]])")
+    targets = [
+        _inventory_host(entry, defaults, f"{source}: hosts[{index}]")
+        for index, entry in enumerate(hosts)
+    ]
+    if not targets:
+        raise InventoryError(f"{source}: no [[hosts]] entries")
+    names = [target.name for target in targets]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InventoryError(f"{source}: duplicate host name(s) {', '.join(duplicates)}")
+    return targets
+
+
+def read_inventory(path: Path) -> list[HostTarget]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"cannot read inventory {path}: {exc}") from None
+    return parse_inventory(text, str(path))
+
+
+def apply_common(
+    targets: Sequence[HostTarget],
+    *,
+    identity_file: Path | None = None,
+    ssh_config: Path | None = None,
+    sudo: bool = False,
+    sudo_password_env: str | None = None,
+) -> list[HostTarget]:
+    """Command-line SSH options fill what a URL or inventory entry left unset."""
+    result = []
+    for target in targets:
+        result.append(
+            replace(
+                target,
+                identity_file=target.identity_file or identity_file,
+                ssh_config=target.ssh_config or ssh_config,
+                sudo=target.sudo or sudo,
+                sudo_password_env=target.sudo_password_env or sudo_password_env,
+            )
+        )
+    return result
