@@ -7,6 +7,7 @@ from pathlib import Path
 from smtpcheck.findings import Status
 from smtpcheck.reports import REPORTERS
 from smtpcheck.result import AuditResult
+from smtpcheck.secrets import REDACTOR
 
 _SHOWN_BY_DEFAULT = (Status.FAIL, Status.ERROR, Status.WARN)
 
@@ -27,4 +28,4 @@ def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) ->
                     lines.append(f"        remediation: {finding.remediation}")
     reports = " ".join(str(report_dir / filename) for filename, _ in REPORTERS.values())
     lines.append(f"reports: {reports}")
-    return lines
+    return [REDACTOR.scrub(line) for line in lines]

@@ -10,6 +10,7 @@ by the process that owns the session (not by xdist workers).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -52,9 +53,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )  # fmt: skip
 
 
+_OWN_OPTIONS = (
+    "smtpcheck_app", "smtpcheck_inventory", "smtpcheck_adt_template", "smtpcheck_config",
+    "smtpcheck_nameservers", "smtpcheck_domains", "smtpcheck_layers", "smtpcheck_no_send",
+    "smtpcheck_report_dir", "smtpcheck_jobs", "smtpcheck_known_hosts", "smtpcheck_accept_new",
+    "smtpcheck_sudo_password_env",
+)  # fmt: skip
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "control(id): the smtpcheck control a check evaluates")
     config.pluginmanager.register(FindingCollector(config), "smtpcheck-findings")
+    if any(config.getoption(name, default=None) for name in _OWN_OPTIONS):
+        get_audit(config)  # validate now: a bad option is a usage error, not a collection error
 
 
 def _path(value: str | None) -> Path | None:
@@ -158,11 +169,13 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
     def judge(finding: Finding) -> None:
         if finding.control_id != control_id:
             raise AssertionError(f"check for {control_id} produced {finding.control_id}")
-        request.node.user_properties.append((FINDING, finding.to_dict()))
+        # Scrubbed again on the way out: user_properties reach pytest's own --junitxml.
+        scrubbed = json.loads(REDACTOR.scrub(json.dumps(finding.to_dict())))
+        request.node.user_properties.append((FINDING, scrubbed))
         if finding.status is Status.SKIP:
-            pytest.skip(finding.summary)
+            pytest.skip(scrubbed["summary"])
         if finding.is_problem:
-            pytest.fail(f"{finding.status.value}: {finding.summary}", pytrace=False)
+            pytest.fail(f"{finding.status.value}: {scrubbed['summary']}", pytrace=False)
 
     return judge
 

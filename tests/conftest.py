@@ -47,3 +47,5 @@ def _loopback_guard(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_loopback_guard)
+
+pytest_plugins = ["pytester"]

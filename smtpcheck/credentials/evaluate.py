@@ -193,8 +193,10 @@ def _reading_unavailable(control_id: str, ev: HostEvidence) -> Finding | None:
         return None
     why = reading.unreadable if reading is not None else "the content was not read"
     denied = ev.file is not None and ev.file.denied
+    # A file that is not text fails well-formedness; its values cannot be judged at all.
+    status = Status.FAIL if control_id == "CRED-03" and not denied else Status.ERROR
     return get_control(control_id).finding(
-        ev.target, Status.ERROR if denied else Status.FAIL, f"cannot read the values: {why}",
+        ev.target, status, f"cannot read the values: {why}",
         ev.base_evidence(),
         _PROBE_REMEDIATION["RemoteCommandFailed"] if denied
         else "Restore the credential file from the toolkit's ActivateSMTP output.",

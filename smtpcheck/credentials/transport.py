@@ -79,10 +79,12 @@ def _judge_labelled(reading: CredentialReading, catalogue: ProviderCatalogue) ->
 def _joomla_settings_problem(reading: CredentialReading) -> Judgement | None:
     dep, settings = reading.deployed, reading.settings
     assert dep is not None
-    if settings.get("mailer") != "smtp":
+    mailer = settings.get("mailer")
+    if mailer != "smtp":
+        said = "sets no mailer" if mailer is None else f"sets mailer {mailer!r}"
         return (
             Status.FAIL,
-            f"Joomla's mailer is {settings.get('mailer')!r}: mail does not go through the relay",
+            f"configuration.php {said}: Joomla's mail does not go through the relay",
             "Set public $mailer = 'smtp'; in configuration.php.",
             {},
         )

@@ -1,0 +1,194 @@
+"""``smtpcheck audit`` and ``pytest checks/`` as an operator runs them, against lab hosts; and the
+canary: the planted secrets appear in no output of any run, at any verbosity (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from smtpcheck.lab import seeds
+from smtpcheck.lab.sshd import LAB_SUDO_PASSWORD_USER, LAB_USER, SshLab
+from smtpcheck.secrets import encoded_forms
+from smtpcheck.targets import App
+from tests.lab.conftest import CREDS
+
+WRONG_PASSWORD = "Cnry-0d2c4e6f:WRONG-pw"  # a deployed secret that differs: a secret as well
+URL_PASSWORD = "Cnry-url-5a5a5a"  # an SSH password given in a host URL
+DB_PASSWORD = "lab-db-secret"  # Joomla's database password, in the same file
+
+
+@dataclass(frozen=True)
+class Fleet:
+    compliant: Path  # inventory of compliant hosts only
+    mixed: Path  # inventory with failing, erroring and compliant hosts
+    lab: SshLab
+
+
+def _entry(name: str, url: str, app: App, extra: str = "") -> str:
+    return f'[[hosts]]\nname = "{name}"\nurl = "{url}"\napp = "{app.value}"\n{extra}\n'
+
+
+@pytest.fixture(scope="module")
+def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
+    good = ssh_lab.add_host("e2e-good")
+    seeds.seed_credentials(good, App.WORDPRESS, seeds.labelled_file(CREDS))
+    joomla = ssh_lab.add_host("e2e-joomla")
+    seeds.seed_credentials(
+        joomla, App.JOOMLA, seeds.joomla_gen_b(CREDS), owner="www-data", mode=0o600
+    )
+    wrong = ssh_lab.add_host("e2e-wrong")
+    seeds.seed_credentials(
+        wrong, App.DRUPAL, seeds.labelled_file(replace(CREDS, password=WRONG_PASSWORD))
+    )
+    c_main = ssh_lab.add_host("e2e-c-main")
+    c_main_file = seeds.joomla_gen_c_main(replace(CREDS, password=WRONG_PASSWORD))
+    seeds.seed_credentials(c_main, App.JOOMLA, c_main_file, owner="www-data", mode=0o644)
+    directory = tmp_path_factory.mktemp("inventories")
+    head = f'[defaults]\nidentity_file = "{ssh_lab.client_key}"\nsudo = true\n\n'
+    compliant = (
+        _entry("good", good.url(), App.WORDPRESS)
+        + _entry("joomla", joomla.url(LAB_SUDO_PASSWORD_USER), App.JOOMLA,
+                 'sudo_password_env = "LAB_SUDO_PW"')
+    )  # fmt: skip
+    url_with_password = f"paramiko://{LAB_USER}:{URL_PASSWORD}@{good.address}:{good.port}"
+    mixed = (
+        compliant
+        + _entry("wrong", wrong.url(), App.DRUPAL)
+        + _entry("c-main", c_main.url(), App.JOOMLA)
+        + _entry("password-url", url_with_password, App.MOODLE, 'identity_file = "/nonexistent"')
+    )
+    (directory / "compliant.toml").write_text(head + compliant)
+    (directory / "mixed.toml").write_text(head + mixed)
+    return Fleet(directory / "compliant.toml", directory / "mixed.toml", ssh_lab)
+
+
+def _environ(lab: SshLab) -> dict[str, str]:
+    return {**os.environ, **CREDS.environment(), "LAB_SUDO_PW": lab.sudo_password}
+
+
+def _smtpcheck(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smtpcheck", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _audit(
+    fleet: Fleet, inventory: Path, reports: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return _smtpcheck(
+        "audit", "--inventory", str(inventory), "--known-hosts", str(fleet.lab.known_hosts),
+        "--layers", "host", "--report-dir", str(reports), *extra, env=_environ(fleet.lab),
+    )  # fmt: skip
+
+
+def test_compliant_fleet_exits_0_with_all_reports(fleet: Fleet, tmp_path: Path) -> None:
+    done = _audit(fleet, fleet.compliant, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["summary"] == {"pass": 10, "fail": 0, "warn": 0, "skip": 0, "error": 0}
+    assert {f["target"] for f in report["findings"]} == {"good", "joomla"}
+    suites = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite")
+    assert sorted(s.get("name", "") for s in suites) == ["good", "joomla"]
+    assert "Compliant" in (tmp_path / "report.html").read_text()
+
+
+def test_mixed_fleet_exits_1_and_reports_every_host(fleet: Fleet, tmp_path: Path) -> None:
+    done = _audit(fleet, fleet.mixed, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    by_host: dict[str, dict[str, str]] = {}
+    for finding in report["findings"]:
+        by_host.setdefault(finding["target"], {})[finding["control_id"]] = finding["status"]
+    assert by_host["good"] == dict.fromkeys(by_host["good"], "pass")
+    assert by_host["wrong"]["CRED-04"] == "fail"
+    assert by_host["c-main"]["CRED-02"] == by_host["c-main"]["CRED-03"] == "fail"
+    assert set(by_host["password-url"].values()) == {"error"}
+    assert report["exit_status"] == 1
+    assert "FAIL  CRED-04   wrong: password differs" in done.stdout
+
+
+def test_pytest_checks_directly(fleet: Fleet, tmp_path: Path) -> None:
+    hosts = ",".join(
+        h.url() for h in fleet.lab.hosts if h.name in ("e2e-good", "e2e-wrong")
+    )  # the wrong host is a Drupal file read as WordPress: CRED-01 fails there
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/", "-p", "smtpcheck.plugin", "--hosts", hosts,
+         "--app", "wordpress", "--sudo", "--ssh-identity-file", str(fleet.lab.client_key),
+         "--known-hosts", str(fleet.lab.known_hosts), "--layers", "host",
+         "--report-dir", str(tmp_path), "-q"],
+        capture_output=True, text=True, env=_environ(fleet.lab), timeout=120,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "5 passed" in done.stdout
+    assert "1 failed" in done.stdout
+    assert "4 skipped" in done.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["summary"]["pass"] == 5
+
+
+def test_configuration_error_is_one_line_and_exit_2(fleet: Fleet, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[hosts]]\nname = "x"\naddress = "127.0.0.1"\napp = "typo3"\n')
+    done = _audit(fleet, bad, tmp_path / "reports")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "app 'typo3' is not one of" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _secret_forms(lab: SshLab) -> set[str]:
+    forms = encoded_forms(CREDS.password, [CREDS.username]) | encoded_forms(
+        WRONG_PASSWORD, [CREDS.username]
+    )
+    return forms | encoded_forms(lab.sudo_password) | encoded_forms(URL_PASSWORD) | {DB_PASSWORD}
+
+
+def _leaks(texts: dict[str, str], forms: set[str]) -> list[str]:
+    return [
+        f"{form!r} in {where}" for where, text in texts.items() for form in forms if form in text
+    ]
+
+
+def test_canary_secrets_appear_nowhere(fleet: Fleet, tmp_path: Path) -> None:
+    """Passing and failing audits, CLI at -vvv and pytest with locals, DEBUG logs, pytest's own
+    JUnit: no secret, nor its base64 SMTP AUTH forms, in any output or artifact."""
+    texts: dict[str, str] = {}
+    for name, inventory in (("compliant", fleet.compliant), ("mixed", fleet.mixed)):
+        reports = tmp_path / f"cli-{name}"
+        done = _audit(fleet, inventory, reports, "-vvv")
+        assert done.returncode in (0, 1), done.stderr
+        texts[f"cli {name} stdout"] = done.stdout
+        texts[f"cli {name} stderr"] = done.stderr
+        texts |= {f"cli {name} {p.name}": p.read_text() for p in reports.iterdir()}
+    reports = tmp_path / "pytest"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/", "-p", "smtpcheck.plugin",
+         "--inventory", str(fleet.mixed), "--known-hosts", str(fleet.lab.known_hosts),
+         "--layers", "host", "--report-dir", str(reports), "-vvv", "-l", "-rA", "--tb=long",
+         "--log-level=DEBUG", f"--log-file={tmp_path / 'debug.log'}", "--log-file-level=DEBUG",
+         f"--junitxml={tmp_path / 'pytest-junit.xml'}"],
+        capture_output=True, text=True, env=_environ(fleet.lab), timeout=120,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr
+    texts |= {"pytest stdout": done.stdout, "pytest stderr": done.stderr}
+    texts |= {f"pytest {p.name}": p.read_text() for p in reports.iterdir()}
+    texts["pytest junitxml"] = (tmp_path / "pytest-junit.xml").read_text()
+    texts["debug log"] = (tmp_path / "debug.log").read_text()
+    assert "paramiko" in texts["debug log"]  # DEBUG logging really was on
+    assert "hmac-sha256:" in texts["cli mixed report.json"]  # evidence still identifies secrets
+    assert _leaks(texts, _secret_forms(fleet.lab)) == []

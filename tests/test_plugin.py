@@ -1,0 +1,91 @@
+"""The pytest plugin through pytester: inert unless asked, findings collected, crashes kept.
+
+Hosts here are ``local://`` (this machine, whose /var/www holds no credential file): a real
+observation without any server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from smtpcheck.cli import checks_dir
+
+CHECKS = checks_dir()
+
+
+def _run_checks(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS),
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"), *extra,
+    )  # fmt: skip
+
+
+def _report(pytester: pytest.Pytester) -> dict[str, object]:
+    data: dict[str, object] = json.loads((pytester.path / "reports" / "report.json").read_text())
+    return data
+
+
+def test_plugin_is_inert_in_an_ordinary_test_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok():\n    assert True\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports").exists()
+    assert "smtpcheck:" not in result.stdout.str()
+
+
+def test_checks_run_on_local_host(pytester: pytest.Pytester) -> None:
+    if Path("/var/www/wordpresssmtp").exists():
+        pytest.fail("this machine's /var/www must stay empty (the lab bind-mounts its own)")
+    result = _run_checks(pytester)
+    result.assert_outcomes(failed=1, skipped=4)
+    report = _report(pytester)
+    assert report["summary"] == {"pass": 0, "fail": 1, "warn": 0, "skip": 4, "error": 0}
+    assert "no credential file at /var/www/wordpresssmtp" in result.stdout.str()
+
+
+def test_same_findings_under_xdist(pytester: pytest.Pytester) -> None:
+    result = _run_checks(pytester, "-n", "2")
+    result.assert_outcomes(failed=1, skipped=4)
+    findings = _report(pytester)["findings"]
+    assert isinstance(findings, list)
+    assert sorted(f["control_id"] for f in findings) == [f"CRED-0{i}" for i in range(1, 6)]
+
+
+def test_a_crashing_check_becomes_an_error_finding(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_crash="""
+import pytest
+
+@pytest.mark.control("CRED-01")
+def test_crash(server, verdict):
+    raise RuntimeError("boom")
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    findings = _report(pytester)["findings"]
+    assert findings == [
+        {
+            "control_id": "CRED-01",
+            "target": "local://",
+            "status": "error",
+            "severity": "high",
+            "summary": "the check itself failed: RuntimeError: boom",
+            "evidence": {},
+            "remediation": "This is a bug in smtpcheck: please report it with the JSON report.",
+            "references": [],
+        }
+    ]
+
+
+def test_usage_error_in_pytest_mode(pytester: pytest.Pytester) -> None:
+    result = _run_checks(pytester, "--layers", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --layers: 'nope' is not a layer*"])
