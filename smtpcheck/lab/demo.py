@@ -24,7 +24,7 @@ from smtpcheck.lab.seeds import (
     labelled_file,
     seed_credentials,
 )
-from smtpcheck.lab.sshd import LAB_SUDO_PASSWORD_USER, LAB_USER, SshLab
+from smtpcheck.lab.sshd import LAB_USER, SshLab
 from smtpcheck.targets import App
 
 DEMO_CREDENTIALS = LabCredentials(
@@ -53,7 +53,7 @@ def _seed_fleet(lab: SshLab, c: LabCredentials) -> list[tuple[DemoHost, str, str
         (DemoHost("wordpress-gen-a", App.WORDPRESS, "compliant: root 0400"), labelled_file(c),
          {}, LAB_USER),
         (DemoHost("moodle-www-data", App.MOODLE, "compliant: www-data 0400, sudo password"),
-         labelled_file(c), {"owner": "www-data"}, LAB_SUDO_PASSWORD_USER),
+         labelled_file(c), {"owner": "www-data"}, lab.sudo_password_user),
         (DemoHost("moodle-crlf", App.MOODLE, "warn: edited on Windows (CR LF)"), crlf, {},
          LAB_USER),
         (DemoHost("drupal-truncated", App.DRUPAL, "fail: password truncated at ':'"),
@@ -87,7 +87,7 @@ def _inventory(fleet: list[tuple[DemoHost, str, str]], lab: SshLab) -> str:
     ]
     for demo, url, user in fleet:
         lines += ["[[hosts]]", f'name = "{demo.name}"', f'url = "{url}"', f'app = "{demo.app}"']
-        if user == LAB_SUDO_PASSWORD_USER:
+        if user == lab.sudo_password_user:
             lines.append(f'sudo_password_env = "{SUDO_PASSWORD_ENV}"')
         lines.append("")
     down = f"paramiko://{LAB_USER}@127.0.0.1:{free_port()}"  # nothing listens there

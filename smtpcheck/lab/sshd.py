@@ -4,10 +4,13 @@ Each sshd runs in a private mount namespace in which its own directory is bind-m
 ``/var/www`` (reference/test-lab.md), so every host sees only its own credential files while the
 machine's ``/var/www`` stays empty. Hosts listen on distinct 127.0.0.x addresses.
 
-Lab users (created if missing, key-only, no usable password for login):
-- ``smtpcheck-lab``: sudo without a password;
-- ``smtpcheck-labpw``: sudo that asks for a password, like the toolkit's ``X…X`` user.
-The sudoers drop-in is removed when the lab stops.
+Lab users (key-only logins; no password usable through sshd):
+- ``smtpcheck-lab``: sudo without a password, shared by every lab;
+- one ``smtpcheck-pw<pid>-<n>`` user per lab: sudo that asks for a password, like the toolkit's
+  ``X…X`` user, with a random password. It is per lab so that labs in several processes (the
+  test session and a demo it runs) never reset each other's password.
+Each lab has its own sudoers drop-in; the lab removes it and deletes its user when it stops, and
+reaps those left behind by a lab whose process died.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from types import TracebackType
 from smtpcheck.lab.proc import LabError, ServerProcess, free_port, require_root
 
 LAB_USER = "smtpcheck-lab"
-LAB_SUDO_PASSWORD_USER = "smtpcheck-labpw"  # noqa: S105 (a user name)
-SUDOERS_DROPIN = Path("/etc/sudoers.d/smtpcheck-lab")
+SUDOERS_DIR = Path("/etc/sudoers.d")
+_DROPIN_PREFIX = "smtpcheck-lab-"
 _ADDRESSES = itertools.count(2)
+_LABS = itertools.count(1)
 _ADDRESS_LOCK = threading.Lock()
-_LABS_RUNNING = 0  # the sudoers drop-in stays while any lab of this process runs
 
 
 def next_loopback_address() -> str:
@@ -132,6 +135,10 @@ class SshLab:
     def __init__(self, workdir: Path) -> None:
         require_root("the SSH lab")
         self.workdir = workdir
+        with _ADDRESS_LOCK:
+            serial = next(_LABS)
+        self.sudo_password_user = f"smtpcheck-pw{os.getpid()}-{serial}"
+        self._dropin = SUDOERS_DIR / f"{_DROPIN_PREFIX}{os.getpid()}-{serial}"
         # Random per run and locked again on stop: a known password with sudo rights would be a
         # way to root on the machine running the lab.
         self.sudo_password = secrets.token_urlsafe(18)
@@ -173,16 +180,14 @@ class SshLab:
         self._check_traversable()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         Path("/var/www").mkdir(exist_ok=True)
+        reap_stale_labs()
         ensure_user(LAB_USER)
-        ensure_user(LAB_SUDO_PASSWORD_USER, self.sudo_password)
-        global _LABS_RUNNING
-        with _ADDRESS_LOCK:
-            _LABS_RUNNING += 1
+        ensure_user(self.sudo_password_user, self.sudo_password)
         if shutil.which("sudo"):
-            SUDOERS_DROPIN.write_text(
-                f"{LAB_USER} ALL=(ALL) NOPASSWD: ALL\n{LAB_SUDO_PASSWORD_USER} ALL=(ALL) ALL\n"
+            self._dropin.write_text(
+                f"{LAB_USER} ALL=(ALL) NOPASSWD: ALL\n{self.sudo_password_user} ALL=(ALL) ALL\n"
             )
-            SUDOERS_DROPIN.chmod(0o440)
+            self._dropin.chmod(0o440)
         self._keygen(self.client_key)
         shutil.copy(f"{self.client_key}.pub", self.authorized_keys)
         self.authorized_keys.chmod(0o644)
@@ -205,7 +210,7 @@ class SshLab:
             f"HostKey {key}",
             f"PidFile {host.root / 'sshd.pid'}",
             f"AuthorizedKeysFile {self.authorized_keys}",
-            f"AllowUsers {LAB_USER} {LAB_SUDO_PASSWORD_USER}",
+            f"AllowUsers {LAB_USER} {self.sudo_password_user}",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "PermitRootLogin no",
@@ -230,21 +235,13 @@ class SshLab:
             handle.write(host.host_key_line() + "\n")
 
     def stop(self) -> None:
-        global _LABS_RUNNING
         for host in self.hosts:
             if host._server is not None:
                 host._server.stop()
                 host._server = None
-        if not self._started:
-            return
-        self._started = False
-        with _ADDRESS_LOCK:
-            _LABS_RUNNING -= 1
-            last = _LABS_RUNNING == 0
-        if last:
-            with contextlib.suppress(FileNotFoundError):
-                SUDOERS_DROPIN.unlink()
-            ensure_user(LAB_SUDO_PASSWORD_USER)  # lock the password again
+        if self._started:
+            self._started = False
+            _remove_lab_access(self._dropin, self.sudo_password_user)
 
     def __iter__(self) -> Iterator[LabHost]:
         return iter(self.hosts)
@@ -259,6 +256,20 @@ class SshLab:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _remove_lab_access(dropin: Path, user: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        dropin.unlink()
+    subprocess.run(["userdel", user], capture_output=True, check=False)
+
+
+def reap_stale_labs() -> None:
+    """Remove the sudoers drop-in and user of every lab whose process no longer runs."""
+    for dropin in SUDOERS_DIR.glob(f"{_DROPIN_PREFIX}*"):
+        pid, _, serial = dropin.name.removeprefix(_DROPIN_PREFIX).partition("-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _remove_lab_access(dropin, f"smtpcheck-pw{pid}-{serial}")
 
 
 def is_available() -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smtpcheck.lab import seeds
-from smtpcheck.lab.sshd import LAB_SUDO_PASSWORD_USER, LAB_USER, SshLab
+from smtpcheck.lab.sshd import LAB_USER, SshLab
 from smtpcheck.secrets import encoded_forms
 from smtpcheck.targets import App
 from tests.lab.conftest import CREDS
@@ -54,7 +54,7 @@ def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     head = f'[defaults]\nidentity_file = "{ssh_lab.client_key}"\nsudo = true\n\n'
     compliant = (
         _entry("good", good.url(), App.WORDPRESS)
-        + _entry("joomla", joomla.url(LAB_SUDO_PASSWORD_USER), App.JOOMLA,
+        + _entry("joomla", joomla.url(ssh_lab.sudo_password_user), App.JOOMLA,
                  'sudo_password_env = "LAB_SUDO_PW"')
     )  # fmt: skip
     url_with_password = f"paramiko://{LAB_USER}:{URL_PASSWORD}@{good.address}:{good.port}"

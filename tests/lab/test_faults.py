@@ -16,7 +16,7 @@ from smtpcheck.credentials.evaluate import CRED_CONTROLS
 from smtpcheck.findings import Finding, Status
 from smtpcheck.lab import seeds
 from smtpcheck.lab.proc import free_port
-from smtpcheck.lab.sshd import LAB_SUDO_PASSWORD_USER, LabHost, SshLab
+from smtpcheck.lab.sshd import LabHost, SshLab
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from smtpcheck.targets import App, HostTarget
@@ -116,7 +116,11 @@ def test_root_only_file_without_sudo(ssh_lab: SshLab, good_host: LabHost) -> Non
 
 def test_sudo_password_right_wrong_and_missing(ssh_lab: SshLab, good_host: LabHost) -> None:
     target = lab_target(
-        ssh_lab, good_host, App.WORDPRESS, user=LAB_SUDO_PASSWORD_USER, sudo_password_env="SUDO_PW"
+        ssh_lab,
+        good_host,
+        App.WORDPRESS,
+        user=ssh_lab.sudo_password_user,
+        sudo_password_env="SUDO_PW",
     )
     right = _findings(ssh_lab, target, environ={"SUDO_PW": ssh_lab.sudo_password})
     assert _statuses(right) == ["pass"] * 5

@@ -1,0 +1,36 @@
+"""``smtpcheck demo`` as the README runs it: every status in the report, nothing left running."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from smtpcheck.lab.demo import DEMO_CREDENTIALS
+from smtpcheck.lab.sshd import SUDOERS_DIR
+from smtpcheck.secrets import encoded_forms
+
+
+def test_demo_shows_every_status_and_stops_its_servers(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "smtpcheck", "demo", "--report-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as demo:  # fmt: skip
+        stdout, stderr = demo.communicate(timeout=300)
+    assert demo.returncode == 0, stdout + stderr
+    assert f"open {tmp_path / 'report.html'}" in stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert all(
+        report["summary"][status] > 0 for status in ("pass", "fail", "warn", "skip", "error")
+    )
+    apps = {f["evidence"].get("app") for f in report["findings"]}
+    assert {"wordpress", "moodle", "drupal", "joomla"} <= apps
+    leftovers = subprocess.run(["pgrep", "-f", "smtpcheck-demo-"], capture_output=True, text=True)
+    assert leftovers.stdout == ""
+    assert list(SUDOERS_DIR.glob(f"smtpcheck-lab-{demo.pid}-*")) == []
+    users = subprocess.run(["getent", "passwd"], capture_output=True, text=True).stdout
+    assert f"smtpcheck-pw{demo.pid}-" not in users
+    outputs = stdout + stderr + "".join(p.read_text() for p in tmp_path.iterdir())
+    leaked = [form for form in encoded_forms(DEMO_CREDENTIALS.password) if form in outputs]
+    assert leaked == []
