@@ -11,9 +11,9 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
-from smtpcheck.lab.proc import LabError, ServerProcess, free_port
+from smtpcheck.lab.proc import LabError, Managed, ServerProcess, free_port
 
 _SOA = "@ 3600 IN SOA ns1.{origin}. hostmaster.{origin}. 1 3600 900 604800 60"
 _NS = "@ 3600 IN NS ns1.{origin}."
@@ -37,7 +37,7 @@ def txt_rdata(text: str) -> str:
     return "( " + " ".join(quoted) + " )" if len(quoted) > 1 else quoted[0]
 
 
-class NsdServer:
+class NsdServer(Managed):
     """One NSD instance serving ``zones`` ({origin: zone text}) on ``address:port``."""
 
     def __init__(
@@ -87,7 +87,7 @@ class NsdServer:
         config.write_text("\n".join(lines) + "\n")
         return config
 
-    def start(self) -> NsdServer:
+    def start(self) -> Self:
         nsd = shutil.which("nsd") or "/usr/sbin/nsd"
         config = self._write_config()
         check = shutil.which("nsd-checkconf") or "/usr/sbin/nsd-checkconf"
@@ -111,14 +111,3 @@ class NsdServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> NsdServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -26,9 +26,9 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
-from smtpcheck.lab.proc import LabError, ServerProcess, free_port, require_root
+from smtpcheck.lab.proc import LabError, Managed, ServerProcess, free_port, require_root
 
 LAB_USER = "smtpcheck-lab"
 SUDOERS_DIR = Path("/etc/sudoers.d")
@@ -129,7 +129,7 @@ class LabHost:
         return text.count("Starting session: command")
 
 
-class SshLab:
+class SshLab(Managed):
     """A fleet of lab hosts sharing one client key, one known_hosts file and the lab users."""
 
     def __init__(self, workdir: Path) -> None:
@@ -175,7 +175,7 @@ class SshLab:
                     "their authorized_keys: use a lab directory under a traversable parent"
                 )
 
-    def start(self) -> SshLab:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._check_traversable()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
@@ -245,17 +245,6 @@ class SshLab:
 
     def __iter__(self) -> Iterator[LabHost]:
         return iter(self.hosts)
-
-    def __enter__(self) -> SshLab:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _remove_lab_access(dropin: Path, user: str) -> None:
