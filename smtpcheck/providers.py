@@ -178,7 +178,7 @@ class ProviderCatalogue:
     def resolve(self, value: str) -> Provider | None:
         """A provider from a toolkit value: its code (``"2"``) or its key (``"mailjet"``)."""
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return self.by_code(int(text))
         return self._providers.get(text)
 

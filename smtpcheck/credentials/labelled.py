@@ -46,7 +46,7 @@ class LabelledFile:
     @property
     def port(self) -> int | None:
         text = self.values.get(PORT, "")
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
 
 
 def parse_labelled(text: str) -> LabelledFile:
@@ -89,7 +89,7 @@ def parse_labelled(text: str) -> LabelledFile:
         problems.append(Problem("the labels are not in the toolkit's order", fatal=False))
     for label in (EMAIL_PROVIDER, PORT):
         value = found.get(label, "").strip()
-        if value and not value.isdigit():
+        if value and not (value.isascii() and value.isdigit()):
             problems.append(Problem(f"{label} is not a number"))
     found.pop(PASSWORD, None)
     REDACTOR.register(password, [found.get(USERNAME, "")])
