@@ -15,6 +15,7 @@ Problems never quote a line's text: any line may hold the password.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -57,7 +58,9 @@ def parse_labelled(text: str) -> LabelledFile:
     password: Secret | None = None
     if "\r" in text:
         problems.append(Problem("lines end in CR LF (edited on Windows?)", fatal=False))
-    lines = text.replace("\r\n", "\n").split("\n")
+    # A lone CR ends a line too: otherwise a CR-only file is one line whose FROM ADDRESS value
+    # holds the whole file, password included, and that value is shown as evidence.
+    lines = re.split(r"\r\n|\r|\n", text)
     if lines and lines[-1] == "":
         lines.pop()
     for number, line in enumerate(lines, start=1):
