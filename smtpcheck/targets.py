@@ -187,7 +187,8 @@ def _check_table(table: Mapping[str, Any], where: str) -> None:
         if expected is None:
             known = ", ".join(sorted(_HOST_KEYS))
             raise InventoryError(f"{where}: unknown key {key!r} (known: {known})")
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise InventoryError(f"{where}: {key} has the wrong type ({type(value).__name__})")
 
 
@@ -212,7 +213,7 @@ def _inventory_host(
         if key in merged:
             updates[key] = merged[key]
     if "timeout" in merged:
-        updates["timeout"] = float(merged["timeout"])
+        updates["timeout"] = _timeout(merged["timeout"], where)
     target = replace(target, **updates)
     return replace(target, name=entry.get("name") or target.url)
 
@@ -230,6 +231,9 @@ def parse_inventory(text: str, source: str) -> list[HostTarget]:
     if not isinstance(defaults, dict):
         raise InventoryError(f"{source}: defaults must be a table")
     _check_table(defaults, f"{source}: defaults")
+    for key in ("name", "url", "address"):
+        if key in defaults:
+            raise InventoryError(f"{source}: defaults: {key} belongs in a [[hosts]] entry")
     hosts = data.get("hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
         raise InventoryError(f"{source}: hosts must be an array of tables ([[hosts]])")
