@@ -163,6 +163,7 @@ def run_facts(
     max_bytes: int = 65536,
     run_php: bool = False,
     as_user: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> HostFacts:
     """Run facts.sh locally (as ``as_user`` through runuser when given) and parse its output.
 
@@ -171,5 +172,7 @@ def run_facts(
     argv = build_fact_argv(paths, max_bytes=max_bytes, run_php=run_php)
     if as_user is not None:
         argv = ["runuser", "-u", as_user, "--", *argv]
-    result = subprocess.run(argv, capture_output=True, check=True, cwd="/", timeout=30)
+    result = subprocess.run(
+        argv, capture_output=True, check=True, cwd="/", timeout=30, env=env
+    )
     return parse_fact_output(result.stdout)
