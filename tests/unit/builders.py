@@ -172,7 +172,5 @@ def run_facts(
     argv = build_fact_argv(paths, max_bytes=max_bytes, run_php=run_php)
     if as_user is not None:
         argv = ["runuser", "-u", as_user, "--", *argv]
-    result = subprocess.run(
-        argv, capture_output=True, check=True, cwd="/", timeout=30, env=env
-    )
+    result = subprocess.run(argv, capture_output=True, check=True, cwd="/", timeout=30, env=env)
     return parse_fact_output(result.stdout)
