@@ -28,7 +28,16 @@ SMTP_PROPERTIES = (
 _SHOWN = frozenset(SMTP_PROPERTIES) - {"smtppass"}  # values safe to quote in a problem
 _PROPERTY = re.compile(r"^\s*(?:public|var)\s+(?:\??[A-Za-z_\\][\w\\]*\s+)?\$(\w+)\s*=\s*")
 _CLASS = re.compile(r"^\s*class\s+JConfig\b", re.IGNORECASE)
-_NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+# PHP's numeric literals (Zend/zend_language_scanner.l): LNUM, DNUM, EXPONENT_DNUM, HNUM, BNUM,
+# ONUM, with "_" between digits; a decimal with a leading 0 is octal. The sign is PHP's unary
+# operator, accepted here as part of the number.
+_LNUM = r"[0-9]+(?:_[0-9]+)*"
+_NUMBER = re.compile(
+    rf"""[-+]?(?:0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[bB][01]+(?:_[01]+)*|0[oO][0-7]+(?:_[0-7]+)*
+        |(?:(?:{_LNUM})?\.{_LNUM}|{_LNUM}\.(?:{_LNUM})?|{_LNUM})(?:[eE][-+]?{_LNUM})?)""",
+    re.VERBOSE,
+)
+_PHP_INT_MAX = 2**63 - 1
 _CONSTANT = re.compile(r"(true|false|null)\b", re.IGNORECASE)
 _DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "e": "\x1b", "f": "\f",
                "\\": "\\", "$": "$", '"': '"'}  # fmt: skip
@@ -124,6 +133,26 @@ def _array_end(text: str, pos: int) -> int:
     raise _NotLiteral("unterminated array")
 
 
+def _number(raw: str) -> PhpLiteral:
+    """The value PHP gives a numeric literal: octal for a leading 0, float beyond PHP_INT_MAX."""
+    sign = -1 if raw.startswith("-") else 1
+    body = raw.lstrip("+-").replace("_", "")
+    prefix = body[:2].lower()
+    if prefix in ("0x", "0b", "0o"):
+        magnitude = int(body, 0)
+    elif "." in body or "e" in body.lower():
+        return PhpLiteral("float", sign * float(body))
+    elif len(body) > 1 and body.startswith("0"):
+        if body.strip("01234567"):
+            raise _NotLiteral("not a valid octal number (PHP: Invalid numeric literal)")
+        magnitude = int(body, 8)
+    else:
+        magnitude = int(body)
+    if magnitude > _PHP_INT_MAX:
+        return PhpLiteral("float", sign * float(magnitude))
+    return PhpLiteral("int", sign * magnitude)
+
+
 def scan_literal(text: str, pos: int = 0) -> tuple[PhpLiteral, int]:
     """The PHP literal starting at ``text[pos]`` and the index after it; raises _NotLiteral."""
     ch = text[pos : pos + 1]
@@ -138,10 +167,7 @@ def scan_literal(text: str, pos: int = 0) -> tuple[PhpLiteral, int]:
         return PhpLiteral("array", None), _array_end(text, start)
     number = _NUMBER.match(text, pos)
     if number and not re.match(r"[\w.]", text[number.end() : number.end() + 1]):
-        raw = number.group()
-        if "." in raw or ("e" in raw.lower() and not raw.lower().startswith(("0x", "-0x"))):
-            return PhpLiteral("float", float(raw)), number.end()
-        return PhpLiteral("int", int(raw, 0) if "x" in raw.lower() else int(raw)), number.end()
+        return _number(number.group()), number.end()
     constant = _CONSTANT.match(text, pos)
     if constant:
         word = constant.group().lower()
