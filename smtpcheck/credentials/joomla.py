@@ -93,7 +93,13 @@ def _double_quoted(text: str, pos: int) -> tuple[str, int]:
             nxt = text[i + 1]
             octal = re.match(r"[0-7]{1,3}", text[i + 1 :])
             hexa = re.match(r"x([0-9a-fA-F]{1,2})", text[i + 1 :])
-            if nxt in _DQ_ESCAPES:
+            if nxt == "u" and text.startswith("{", i + 2):
+                unicode = re.match(r"u\{([0-9a-fA-F]+)\}", text[i + 1 :])
+                if unicode is None or int(unicode.group(1), 16) > 0x10FFFF:
+                    raise _NotLiteral("an invalid \\u{...} escape (PHP: parse error)")
+                out.append(chr(int(unicode.group(1), 16)))
+                i += 1 + len(unicode.group())
+            elif nxt in _DQ_ESCAPES:
                 out.append(_DQ_ESCAPES[nxt])
                 i += 2
             elif octal:
