@@ -210,6 +210,33 @@ def _parse_property(name: str, expr: str, number: int) -> tuple[PhpLiteral, Prob
     return PhpLiteral(literal.kind, literal.value, literal.quote, number), None
 
 
+def _without_comments(text: str) -> str:
+    """``text`` with PHP comments blanked out, strings untouched and newlines kept (so line
+    numbers stay right): a property inside ``/* ... */`` is not a declaration."""
+    out = list(text)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":  # skip the string, escapes included; unterminated runs to the end
+            i += 1
+            while i < len(text) and text[i] != ch:
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = len(text) if end < 0 else end + 2
+        elif ch == "#" or text.startswith("//", i):
+            end = text.find("\n", i)
+            end = len(text) if end < 0 else end
+        else:
+            i += 1
+            continue
+        out[i:end] = ["\n" if c == "\n" else " " for c in text[i:end]]
+        i = end
+    return "".join(out)
+
+
 def parse_joomla_config(text: str) -> JoomlaConfig:
     """Static reading of a configuration.php. Pure; problems are reported, never raised."""
     problems: list[Problem] = []
@@ -217,7 +244,7 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
     seen: set[str] = set()
     smtppass: Secret | None = None
     has_class = False
-    lines = text.splitlines()
+    lines = _without_comments(text).splitlines()
     if not lines or not lines[0].lstrip().startswith("<?php"):
         problems.append(Problem("the file does not start with <?php"))
     for number, line in enumerate(lines, start=1):
