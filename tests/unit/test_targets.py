@@ -100,9 +100,9 @@ def test_password_in_url_is_a_secret_and_hidden_from_name_url_and_repr(url: str,
 
 
 def test_password_containing_colon_is_kept_whole() -> None:
-    target = parse_host_url("paramiko://u:a:b@web1", "drupal")
+    target = parse_host_url("paramiko://u:Pw:with:colons@web1", "drupal")
 
-    assert target.password is not None and target.password.reveal() == "a:b"
+    assert target.password is not None and target.password.reveal() == "Pw:with:colons"
     assert target.name == "paramiko://u@web1"
 
 
