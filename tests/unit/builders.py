@@ -46,6 +46,13 @@ def creds(**changes: Any) -> LabCredentials:
     return dataclasses.replace(CREDS, **changes)
 
 
+def one_line(error: BaseException) -> str:
+    """The message of an error shown to the operator, which must be one line (SPEC §2)."""
+    message = str(error)
+    assert message and "\n" not in message, f"not one line: {message!r}"
+    return message
+
+
 def settings_of(values: Mapping[str, str], source: str = "environment") -> dict[str, Setting]:
     return {name: Setting(value, source) for name, value in values.items()}
 

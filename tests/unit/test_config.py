@@ -18,6 +18,7 @@ from smtpcheck.config import (
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
+from tests.unit.builders import one_line
 
 
 def _load(tmp_path: Path, text: str | None, **options: Any) -> AuditConfig:
@@ -208,8 +209,7 @@ def test_config_file_errors_are_one_line(tmp_path: Path, text: str, message: str
     with pytest.raises(ConfigError) as caught:
         _load(tmp_path, text)
 
-    assert str(caught.value).startswith(message.format(path=tmp_path / "smtpcheck.toml"))
-    assert "\n" not in str(caught.value)
+    assert one_line(caught.value).startswith(message.format(path=tmp_path / "smtpcheck.toml"))
 
 
 def test_unreadable_config_file(tmp_path: Path) -> None:

@@ -79,6 +79,12 @@ def php_itself(path: Path) -> dict[str, Any] | None:
     return None if "error" in data else _arrays(data["values"])
 
 
+def _written(directory: Path, text: str) -> Path:
+    path = directory / "configuration.php"
+    path.write_text(text)
+    return path
+
+
 def _arrays(values: dict[str, Any]) -> dict[str, Any]:
     return {k: ARRAY if isinstance(v, list | dict) else v for k, v in values.items()}
 
@@ -248,8 +254,7 @@ def test_static_reader(case: Case) -> None:
 @needs_php
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_php_itself_agrees_with_the_table(tmp_path: Path, case: Case) -> None:
-    path = tmp_path / "configuration.php"
-    path.write_text(case.text)
+    path = _written(tmp_path, case.text)
 
     php = php_itself(path)
 
@@ -266,8 +271,7 @@ def test_php_itself_agrees_with_the_table(tmp_path: Path, case: Case) -> None:
 def test_static_reader_against_php(tmp_path: Path, case: Case) -> None:
     """The differential check itself: where PHP loads the file, the static reader has PHP's
     values for every SMTP property (smtppass included); where PHP cannot, a fatal problem."""
-    path = tmp_path / "configuration.php"
-    path.write_text(case.text)
+    path = _written(tmp_path, case.text)
     php = php_itself(path)
     config = parse_joomla_config(case.text)
     fatal = [p for p in config.problems if p.fatal]
@@ -291,8 +295,7 @@ REFUSED_BY_PHP_READER = {
 @needs_php
 @pytest.mark.parametrize("name", CASES.keys())
 def test_smtpcheck_php_reader_gives_php_values_or_error(tmp_path: Path, name: str) -> None:
-    path = tmp_path / "configuration.php"
-    path.write_text(CASES[name].text)
+    path = _written(tmp_path, CASES[name].text)
 
     reading = php_json(path)
     php = php_itself(path)

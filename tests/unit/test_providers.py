@@ -8,7 +8,7 @@ import pytest
 
 from smtpcheck.errors import ConfigError
 from smtpcheck.providers import Confidence, ProviderCatalogue, TlsMode
-from tests.unit.builders import CATALOGUE
+from tests.unit.builders import CATALOGUE, one_line
 
 
 @pytest.mark.parametrize(
@@ -269,8 +269,7 @@ def test_override_errors(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         CATALOGUE.with_overrides(overrides)
 
-    assert str(caught.value).startswith(message)
-    assert "\n" not in str(caught.value)
+    assert one_line(caught.value).startswith(message)
 
 
 def test_builtin_is_loaded_fresh_and_equal() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from smtpcheck.credentials.evaluate import (
+    CRED_CONTROLS,
     HostEvidence,
-    evaluate_present,
     evaluate_protected,
     evaluate_transport,
     evaluate_values_match,
@@ -22,7 +22,7 @@ from smtpcheck.lab.seeds import LabCredentials
 from smtpcheck.remote.facts import FileFacts, HostObservation, PhpReading
 from smtpcheck.secrets import Secret, fingerprint
 from smtpcheck.settings import Expected
-from smtpcheck.targets import App
+from smtpcheck.targets import CREDENTIAL_PATHS, App
 from tests.unit.builders import (
     CATALOGUE,
     CREDS,
@@ -38,20 +38,14 @@ from tests.unit.builders import (
     target,
 )
 
-EVALUATORS = {
-    "CRED-01": evaluate_present,
-    "CRED-02": evaluate_protected,
-    "CRED-03": evaluate_well_formed,
-    "CRED-04": evaluate_values_match,
-    "CRED-05": evaluate_transport,
-}
 LABELLED_APPS = [App.WORDPRESS, App.MOODLE, App.DRUPAL]
 LABELLED = seeds.labelled_file(CREDS)
+JOOMLA_PATH = CREDENTIAL_PATHS[App.JOOMLA]
 
 
 def evaluate(ev: HostEvidence) -> dict[str, Finding]:
     """Every CRED control on one host: exactly one finding each, for the host's target."""
-    found = {control_id: evaluator(ev) for control_id, evaluator in EVALUATORS.items()}
+    found = {control_id: evaluator(ev) for control_id, evaluator in CRED_CONTROLS.items()}
     for control_id, finding in found.items():
         assert (finding.control_id, finding.target) == (control_id, ev.target)
     return found
@@ -88,7 +82,7 @@ def test_toolkit_labelled_file_passes_everything(app: App) -> None:
 
     found = evaluate(ev)
 
-    assert {k: f.status for k, f in found.items()} == dict.fromkeys(EVALUATORS, Status.PASS)
+    assert {k: f.status for k, f in found.items()} == dict.fromkeys(CRED_CONTROLS, Status.PASS)
     path = ev.observation.target.credential_path
     assert found["CRED-01"].summary == f"{path} is a regular file of {len(LABELLED)} bytes"
     assert found["CRED-02"].summary.endswith("is 0400 root:root")
@@ -105,7 +99,7 @@ def test_fixed_joomla_passes_everything() -> None:
 
     found = evaluate(ev)
 
-    assert {k: f.status for k, f in found.items()} == dict.fromkeys(EVALUATORS, Status.PASS)
+    assert {k: f.status for k, f in found.items()} == dict.fromkeys(CRED_CONTROLS, Status.PASS)
     assert found["CRED-05"].summary == "Mailjet at in-v3.mailjet.com:465 with implicit TLS"
 
 
@@ -159,8 +153,7 @@ def test_cred_01(facts: FileFacts, status: Status, summary: str, remedy: str) ->
 
 
 def test_cred_01_missing_joomla_has_no_generation_note() -> None:
-    path = "/var/www/html/configuration.php"
-    found = evaluate(evidence(App.JOOMLA, facts=FileFacts(path, False)))
+    found = evaluate(evidence(App.JOOMLA, facts=FileFacts(JOOMLA_PATH, False)))
 
     assert found["CRED-01"].status is Status.FAIL
     assert "generations C and D" not in found["CRED-01"].remediation
@@ -174,8 +167,8 @@ def test_cred_01_host_without_the_file_entry_at_all() -> None:
 
 
 def test_cred_01_gen_d_symlink_to_outside_webroot() -> None:
-    path, real = "/var/www/html/configuration.php", seeds.JOOMLA_OUTSIDE_WEBROOT
-    ev = evidence(App.JOOMLA, facts=_symlink(path, real, content=joomla()),
+    real = seeds.JOOMLA_OUTSIDE_WEBROOT
+    ev = evidence(App.JOOMLA, facts=_symlink(JOOMLA_PATH, real, content=joomla()),
                   expected=expected_of())  # fmt: skip
 
     found = evaluate(ev)
@@ -404,7 +397,7 @@ def _php(output: bytes, status: int | None = 0) -> PhpReading:
     ],
 )  # fmt: skip
 def test_joomla_reader_choice(php: PhpReading | None, run_php: bool, reader: str) -> None:
-    facts = file_facts("/var/www/html/configuration.php", joomla(), php=php)
+    facts = file_facts(JOOMLA_PATH, joomla(), php=php)
 
     reading = read_credentials(facts, App.JOOMLA, CATALOGUE, run_php=run_php)
 
@@ -427,7 +420,7 @@ def test_cred_03_php_error_is_a_fatal_problem(tmp_path: Any) -> None:
     path = tmp_path / "configuration.php"
     path.write_bytes(content)
     status, output = run_php_reader(path)
-    facts = file_facts("/var/www/html/configuration.php", content, php=_php(output, status))
+    facts = file_facts(JOOMLA_PATH, content, php=_php(output, status))
 
     ev = evidence(App.JOOMLA, facts=facts, run_php=True)
     finding = evaluate_well_formed(ev)

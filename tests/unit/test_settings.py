@@ -19,7 +19,7 @@ from smtpcheck.settings import (
     settings_from_mapping,
     validate_settings,
 )
-from tests.unit.builders import CATALOGUE, settings_of
+from tests.unit.builders import CATALOGUE, one_line, settings_of
 
 # An excerpt in the shape of the toolkit's templates (templatedconfigurations/templates/*/*.tmpl):
 # decorative rulers, "#MANDATORY" trailing comments, unrelated variables, and the deployer's edit
@@ -114,9 +114,7 @@ def test_unreadable_assignment_is_a_config_error_with_file_and_line(
     with pytest.raises(ConfigError) as caught:
         parse_adt_template(text, "env/build_environment")
 
-    message = str(caught.value)
-    assert message.startswith(f"env/build_environment:{line_number}: ")
-    assert "\n" not in message
+    assert one_line(caught.value).startswith(f"env/build_environment:{line_number}: ")
 
 
 def test_a_malformed_line_names_the_variable() -> None:
@@ -236,10 +234,9 @@ def test_invalid_value_is_one_line_config_error_naming_variable_and_source(
     with pytest.raises(ConfigError) as caught:
         validate_settings(settings_of({name: value}, "config smtpcheck.toml"), CATALOGUE)
 
-    message = str(caught.value)
+    message = one_line(caught.value)
     assert message.startswith(f"{name} (from config smtpcheck.toml): ")
     assert shown in message
-    assert "\n" not in message
 
 
 def test_invalid_provider_lists_the_choices() -> None:

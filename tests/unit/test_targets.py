@@ -18,6 +18,7 @@ from smtpcheck.targets import (
     parse_inventory,
     read_inventory,
 )
+from tests.unit.builders import one_line
 
 URLS: dict[str, tuple[str, dict[str, Any]]] = {
     "paramiko-user-port": (
@@ -157,8 +158,7 @@ def test_invalid_host_url_is_one_line_inventory_error(
     with pytest.raises(InventoryError) as caught:
         parse_host_url(url, app)
 
-    assert message in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert message in one_line(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -355,8 +355,7 @@ def test_inventory_errors_are_one_line_naming_file_and_entry(text: str, message:
     with pytest.raises(InventoryError) as caught:
         parse_inventory(text, "inv.toml")
 
-    assert str(caught.value).startswith(message)
-    assert "\n" not in str(caught.value)
+    assert one_line(caught.value).startswith(message)
 
 
 def test_inventory_url_password_is_never_in_an_error() -> None:
