@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from smtpcheck.credentials.labelled import Problem
 from smtpcheck.secrets import REDACTOR, Secret
@@ -297,10 +298,25 @@ class PhpResult:
         )
 
 
+def _valid_text(value: Any) -> Any:
+    """JSON text with every lone surrogate (``\\ud800``, which JSON may escape but no UTF-8
+    writer, terminal or the redactor can encode) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
+    return value
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_php_output(output: bytes) -> PhpResult | None:
     """The JSON printed by ``joomla_config.php``; None when it is not that JSON."""
     try:
-        data = json.loads(output.decode("utf-8", "replace"))
+        data = _valid_text(json.loads(output.decode("utf-8", "replace")))
     except ValueError:
         return None
     if not isinstance(data, dict):
