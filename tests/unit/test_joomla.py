@@ -431,3 +431,20 @@ def test_php_output_empty_password_is_no_secret() -> None:
     result = parse_php_output(b'{"php":"8","values":{"smtppass":""}}')
 
     assert result is not None and result.smtppass is None
+
+
+def test_php_output_with_lone_surrogates_is_text_not_a_crash() -> None:
+    """A host controls the php it runs: its JSON may carry \\ud800, which no UTF-8 writer,
+    terminal or redactor (it encodes the secret) accepts."""
+    result = parse_php_output(
+        b'{"php":"8\\udfff","values":{"smtpuser":"u\\ud800","smtppass":"Zx9\\udc00pw"},'
+        b'"error":null}'
+    )
+
+    assert result is not None
+    assert result.values["smtpuser"] == "u\ufffd"
+    assert result.php_version == "8\ufffd"
+    assert result.smtppass is not None and result.smtppass.reveal() == "Zx9\ufffdpw"
+    json.dumps(dict(result.values), ensure_ascii=False).encode("utf-8")  # writable
+    error = parse_php_output(b'{"php":"8","error":"Error: \\ud800"}')
+    assert error is not None and error.error == "Error: \ufffd"
