@@ -317,7 +317,7 @@ def parse_php_output(output: bytes) -> PhpResult | None:
     """The JSON printed by ``joomla_config.php``; None when it is not that JSON."""
     try:
         data = _valid_text(json.loads(output.decode("utf-8", "replace")))
-    except ValueError:
+    except (ValueError, RecursionError):  # the host's php may print anything, nested deeply
         return None
     if not isinstance(data, dict):
         return None
