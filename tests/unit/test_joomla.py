@@ -421,7 +421,17 @@ def test_php_output_errors(output: bytes, error: str, refused: bool) -> None:
 
 @pytest.mark.parametrize(
     "output",
-    [b"", b"PHP Fatal error: Cannot redeclare", b'["a"]', b"null", b"{", b'"text"'],
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"PHP Fatal error: Cannot redeclare", id="php-error-text"),
+        pytest.param(b'["a"]', id="list"),
+        pytest.param(b"null", id="null"),
+        pytest.param(b"{", id="cut"),
+        pytest.param(b'"text"', id="string"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, id="nested-too-deep"),
+        pytest.param(b'{"values":' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="deep-values"),
+        pytest.param(b'{"php":' + b"1" * 5000 + b"}", id="huge-number"),
+    ],
 )
 def test_php_output_that_is_not_the_reader_json(output: bytes) -> None:
     assert parse_php_output(output) is None
