@@ -29,6 +29,7 @@ from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from smtpcheck.settings import (
+    VARIABLES,
     Expected,
     Setting,
     merge_settings,
@@ -39,7 +40,7 @@ from smtpcheck.settings import (
 from smtpcheck.targets import HostTarget, apply_common, parse_hosts_option, read_inventory
 
 _TABLES = {
-    "expected": None,
+    "expected": set(VARIABLES),
     "audit": {"layers", "domains", "nameservers", "report_dir", "jobs", "no_send", "web_users"},
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
@@ -138,6 +139,11 @@ def _typed(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], 
     return value
 
 
+def _given(*values: Any) -> Any:
+    """The first value that was given (not None): an explicit 0 or [] is a value, not absence."""
+    return next((value for value in values if value is not None), None)
+
+
 def _string_list(section: Mapping[str, Any], key: str, where: str) -> list[str]:
     value = section.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -190,16 +196,23 @@ def load_audit_config(
     audit, ssh = data.get("audit", {}), data.get("ssh", {})
     where = f"config {options.config}"
     catalogue = ProviderCatalogue.builtin().with_overrides(data.get("providers", {}))
-    jobs = options.jobs or _typed(audit, "jobs", int, where) or DEFAULT_JOBS
+    jobs = _given(options.jobs, _typed(audit, "jobs", int, where), DEFAULT_JOBS)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {jobs}")
-    max_bytes = _typed(ssh, "max_file_bytes", int, where) or DEFAULT_MAX_FILE_BYTES
+    max_bytes = _given(_typed(ssh, "max_file_bytes", int, where), DEFAULT_MAX_FILE_BYTES)
+    if max_bytes < 1:
+        raise ConfigError(f"{where}: max_file_bytes must be at least 1, not {max_bytes}")
+    command_timeout = _given(_typed(ssh, "command_timeout", (int, float), where), 60)
+    if not command_timeout > 0:
+        raise ConfigError(f"{where}: command_timeout must be positive, not {command_timeout}")
+    config_layers = _string_list(audit, "layers", where) if "layers" in audit else None
+    layers = parse_layers(_given(options.layers, config_layers, ALL_LAYERS))
     known_hosts = options.known_hosts or _typed(ssh, "known_hosts", str, where)
     report_dir = options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
     return AuditConfig(
         expected=_expected(options, data, environ, catalogue),
         targets=tuple(_targets(options)),
-        layers=parse_layers(options.layers or _string_list(audit, "layers", where) or ALL_LAYERS),
+        layers=layers,
         domains=tuple(
             d.strip().lower().rstrip(".")
             for d in options.domains or _string_list(audit, "domains", where)
@@ -212,7 +225,7 @@ def load_audit_config(
             known_hosts=Path(known_hosts).expanduser() if known_hosts else None,
             accept_new_host_keys=options.accept_new_host_keys
             or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
-            command_timeout=float(_typed(ssh, "command_timeout", (int, float), where) or 60),
+            command_timeout=float(command_timeout),
         ),
         max_file_bytes=max_bytes,
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,

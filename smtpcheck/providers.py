@@ -91,6 +91,11 @@ def _parse_ports(key: str, table: Any) -> dict[int, PortProfile]:
             raise ConfigError(f"{where}: port out of range")
         if not isinstance(spec, Mapping):
             raise ConfigError(f'{where} must be a table like {{tls = "starttls"}}')
+        unknown = set(spec) - {"tls", "confidence"}
+        if unknown:  # a misspelt "confidence" would silently default to P
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: tls, confidence)"
+            )
         try:
             tls = TlsMode(spec.get("tls", ""))
             confidence = Confidence(spec.get("confidence", "P"))
@@ -144,9 +149,14 @@ class ProviderCatalogue:
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = dict(providers)
-        codes = [p.code for p in self._providers.values() if p.code is not None]
-        if len(codes) != len(set(codes)):
-            raise ConfigError("two providers declare the same toolkit code")
+        by_code: dict[int, list[str]] = {}
+        for provider in self._providers.values():
+            if provider.code is not None:
+                by_code.setdefault(provider.code, []).append(provider.key)
+        for code, keys in sorted(by_code.items()):
+            if len(keys) > 1:
+                named = ", ".join(sorted(keys))
+                raise ConfigError(f"two providers declare the same toolkit code {code} ({named})")
 
     @classmethod
     def builtin(cls) -> ProviderCatalogue:
@@ -178,7 +188,7 @@ class ProviderCatalogue:
     def resolve(self, value: str) -> Provider | None:
         """A provider from a toolkit value: its code (``"2"``) or its key (``"mailjet"``)."""
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return self.by_code(int(text))
         return self._providers.get(text)
 

@@ -23,12 +23,18 @@ USERNAME = "SYSTEM_EMAIL_USERNAME"
 PASSWORD = "SYSTEM_EMAIL_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 VARIABLES = (PROVIDER, FROM_ADDRESS, TO_ADDRESS, USERNAME, PASSWORD)
 
-# `export NAME="value"  # comment`, `NAME='value'`, `NAME=value` (shell assignment forms).
+# `export NAME="value"  # comment`, `NAME='value'`, `NAME=value` (shell assignment forms). As in
+# sh, `#` starts a comment only at the start of a word: `NAME=a#b` is the value `a#b`, and
+# `NAME="a"#b` is not a plain assignment. Unquoted backslashes are refused, not interpreted.
 _ASSIGNMENT = re.compile(
     r"""^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)=
-        (?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|[^\s"'#;]*)
-        \s*(?:\#.*)?$""",
+        (?P<value>"(?:[^"\\]|\\.)*"|'[^']*'|(?:[^\s"'#;\\][^\s"';\\]*)?)
+        (?:\s+\#.*)?\s*$""",
     re.VERBOSE,
+)
+_EXPANSION = (
+    "the value uses shell expansion ($ or `), which smtpcheck does not perform; "
+    "write it in single quotes"
 )
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -71,11 +77,10 @@ def _unquote(raw: str, where: str) -> str:
     if raw.startswith('"'):
         body = raw[1:-1]
         if re.search(r"(?<!\\)(?:\\\\)*[$`]", body):
-            raise ConfigError(
-                f"{where}: the value uses shell expansion ($ or `), which smtpcheck does not "
-                "perform; write it in single quotes"
-            )
+            raise ConfigError(f"{where}: {_EXPANSION}")
         return re.sub(r"\\([\\\"$`])", r"\1", body)
+    if re.search(r"[$`]", raw):  # unquoted: sh would expand it too
+        raise ConfigError(f"{where}: {_EXPANSION}")
     return raw
 
 

@@ -8,6 +8,7 @@ held as a secret and never shown: target names are the URL without it.
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -91,16 +92,42 @@ def _port(value: object, where: str) -> int:
     return port
 
 
+def _timeout(value: object, where: str) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise InventoryError(f"{where}: timeout {value!r} is not a number") from None
+    if not seconds > 0:
+        raise InventoryError(f"{where}: timeout must be positive, not {value}")
+    return seconds
+
+
+# testinfra splits ``user:password@`` at the first "@" of the URL's authority.
+_URL_PASSWORD = re.compile(r"^((?:[A-Za-z][\w+.-]*://)?[^:@/?#]*):[^@/?#]*@")
+
+
+def _shown(url: str) -> str:
+    """The URL as an error message may show it: without a password (the plugin's usage errors
+    are not passed through the redactor)."""
+    return _URL_PASSWORD.sub(r"\1@", url, count=1)
+
+
 def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -> HostTarget:
     """A HostTarget from a testinfra-style URL (``paramiko://``, ``ssh://``, ``local://``)."""
     text = url.strip()
     if not text:
         raise InventoryError(f"{where}: empty host")
     if app is None:
-        raise InventoryError(f"{where}: {text!r} has no application: give --app or an inventory")
+        raise InventoryError(
+            f"{where}: {_shown(text)!r} has no application: give --app or an inventory"
+        )
     if "://" not in text:
         text = f"paramiko://{text}"
-    host, options = parse_hostspec(text)
+    try:
+        host, options = parse_hostspec(text)
+        spec = BaseBackend.parse_hostspec(host)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise InventoryError(f"{where}: {_shown(url.strip())!r} is not a host URL") from None
     backend = options.pop("connection")
     if backend not in BACKENDS:
         raise InventoryError(
@@ -108,9 +135,8 @@ def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -
         )
     target = HostTarget(name="", backend=backend, app=_app(app, where))
     if backend != "local":
-        spec = BaseBackend.parse_hostspec(host)
         if not spec.name:
-            raise InventoryError(f"{where}: {url!r} names no host")
+            raise InventoryError(f"{where}: {_shown(url.strip())!r} names no host")
         password = Secret(spec.password) if spec.password else None
         if password is not None:
             REDACTOR.register(password)
@@ -126,7 +152,7 @@ def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -
     if options.get("ssh_config"):
         target = replace(target, ssh_config=Path(options["ssh_config"]))
     if options.get("timeout"):
-        target = replace(target, timeout=float(options["timeout"]))
+        target = replace(target, timeout=_timeout(options["timeout"], where))
     target = replace(
         target, sudo=bool(options.get("sudo")), sudo_user=options.get("sudo_user") or None
     )
@@ -161,7 +187,8 @@ def _check_table(table: Mapping[str, Any], where: str) -> None:
         if expected is None:
             known = ", ".join(sorted(_HOST_KEYS))
             raise InventoryError(f"{where}: unknown key {key!r} (known: {known})")
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise InventoryError(f"{where}: {key} has the wrong type ({type(value).__name__})")
 
 
@@ -186,7 +213,7 @@ def _inventory_host(
         if key in merged:
             updates[key] = merged[key]
     if "timeout" in merged:
-        updates["timeout"] = float(merged["timeout"])
+        updates["timeout"] = _timeout(merged["timeout"], where)
     target = replace(target, **updates)
     return replace(target, name=entry.get("name") or target.url)
 
@@ -204,6 +231,9 @@ def parse_inventory(text: str, source: str) -> list[HostTarget]:
     if not isinstance(defaults, dict):
         raise InventoryError(f"{source}: defaults must be a table")
     _check_table(defaults, f"{source}: defaults")
+    for key in ("name", "url", "address"):
+        if key in defaults:
+            raise InventoryError(f"{source}: defaults: {key} belongs in a [[hosts]] entry")
     hosts = data.get("hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, dict) for h in hosts):
         raise InventoryError(f"{source}: hosts must be an array of tables ([[hosts]])")

@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from smtpcheck.credentials.labelled import Problem
 from smtpcheck.secrets import REDACTOR, Secret
@@ -28,7 +29,16 @@ SMTP_PROPERTIES = (
 _SHOWN = frozenset(SMTP_PROPERTIES) - {"smtppass"}  # values safe to quote in a problem
 _PROPERTY = re.compile(r"^\s*(?:public|var)\s+(?:\??[A-Za-z_\\][\w\\]*\s+)?\$(\w+)\s*=\s*")
 _CLASS = re.compile(r"^\s*class\s+JConfig\b", re.IGNORECASE)
-_NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
+# PHP's numeric literals (Zend/zend_language_scanner.l): LNUM, DNUM, EXPONENT_DNUM, HNUM, BNUM,
+# ONUM, with "_" between digits; a decimal with a leading 0 is octal. The sign is PHP's unary
+# operator, accepted here as part of the number.
+_LNUM = r"[0-9]+(?:_[0-9]+)*"
+_NUMBER = re.compile(
+    rf"""[-+]?(?:0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[bB][01]+(?:_[01]+)*|0[oO][0-7]+(?:_[0-7]+)*
+        |(?:(?:{_LNUM})?\.{_LNUM}|{_LNUM}\.(?:{_LNUM})?|{_LNUM})(?:[eE][-+]?{_LNUM})?)""",
+    re.VERBOSE,
+)
+_PHP_INT_MAX = 2**63 - 1
 _CONSTANT = re.compile(r"(true|false|null)\b", re.IGNORECASE)
 _DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "e": "\x1b", "f": "\f",
                "\\": "\\", "$": "$", '"': '"'}  # fmt: skip
@@ -84,7 +94,13 @@ def _double_quoted(text: str, pos: int) -> tuple[str, int]:
             nxt = text[i + 1]
             octal = re.match(r"[0-7]{1,3}", text[i + 1 :])
             hexa = re.match(r"x([0-9a-fA-F]{1,2})", text[i + 1 :])
-            if nxt in _DQ_ESCAPES:
+            if nxt == "u" and text.startswith("{", i + 2):
+                unicode = re.match(r"u\{([0-9a-fA-F]+)\}", text[i + 1 :])
+                if unicode is None or int(unicode.group(1), 16) > 0x10FFFF:
+                    raise _NotLiteral("an invalid \\u{...} escape (PHP: parse error)")
+                out.append(chr(int(unicode.group(1), 16)))
+                i += 1 + len(unicode.group())
+            elif nxt in _DQ_ESCAPES:
                 out.append(_DQ_ESCAPES[nxt])
                 i += 2
             elif octal:
@@ -124,6 +140,26 @@ def _array_end(text: str, pos: int) -> int:
     raise _NotLiteral("unterminated array")
 
 
+def _number(raw: str) -> PhpLiteral:
+    """The value PHP gives a numeric literal: octal for a leading 0, float beyond PHP_INT_MAX."""
+    sign = -1 if raw.startswith("-") else 1
+    body = raw.lstrip("+-").replace("_", "")
+    prefix = body[:2].lower()
+    if prefix in ("0x", "0b", "0o"):
+        magnitude = int(body, 0)
+    elif "." in body or "e" in body.lower():
+        return PhpLiteral("float", sign * float(body))
+    elif len(body) > 1 and body.startswith("0"):
+        if body.strip("01234567"):
+            raise _NotLiteral("not a valid octal number (PHP: Invalid numeric literal)")
+        magnitude = int(body, 8)
+    else:
+        magnitude = int(body)
+    if magnitude > _PHP_INT_MAX:
+        return PhpLiteral("float", sign * float(magnitude))
+    return PhpLiteral("int", sign * magnitude)
+
+
 def scan_literal(text: str, pos: int = 0) -> tuple[PhpLiteral, int]:
     """The PHP literal starting at ``text[pos]`` and the index after it; raises _NotLiteral."""
     ch = text[pos : pos + 1]
@@ -138,10 +174,7 @@ def scan_literal(text: str, pos: int = 0) -> tuple[PhpLiteral, int]:
         return PhpLiteral("array", None), _array_end(text, start)
     number = _NUMBER.match(text, pos)
     if number and not re.match(r"[\w.]", text[number.end() : number.end() + 1]):
-        raw = number.group()
-        if "." in raw or ("e" in raw.lower() and not raw.lower().startswith(("0x", "-0x"))):
-            return PhpLiteral("float", float(raw)), number.end()
-        return PhpLiteral("int", int(raw, 0) if "x" in raw.lower() else int(raw)), number.end()
+        return _number(number.group()), number.end()
     constant = _CONSTANT.match(text, pos)
     if constant:
         word = constant.group().lower()
@@ -178,6 +211,33 @@ def _parse_property(name: str, expr: str, number: int) -> tuple[PhpLiteral, Prob
     return PhpLiteral(literal.kind, literal.value, literal.quote, number), None
 
 
+def _without_comments(text: str) -> str:
+    """``text`` with PHP comments blanked out, strings untouched and newlines kept (so line
+    numbers stay right): a property inside ``/* ... */`` is not a declaration."""
+    out = list(text)
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":  # skip the string, escapes included; unterminated runs to the end
+            i += 1
+            while i < len(text) and text[i] != ch:
+                i += 2 if text[i] == "\\" else 1
+            i += 1
+            continue
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = len(text) if end < 0 else end + 2
+        elif ch == "#" or text.startswith("//", i):
+            end = text.find("\n", i)
+            end = len(text) if end < 0 else end
+        else:
+            i += 1
+            continue
+        out[i:end] = ["\n" if c == "\n" else " " for c in text[i:end]]
+        i = end
+    return "".join(out)
+
+
 def parse_joomla_config(text: str) -> JoomlaConfig:
     """Static reading of a configuration.php. Pure; problems are reported, never raised."""
     problems: list[Problem] = []
@@ -185,7 +245,7 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
     seen: set[str] = set()
     smtppass: Secret | None = None
     has_class = False
-    lines = text.splitlines()
+    lines = _without_comments(text).splitlines()
     if not lines or not lines[0].lstrip().startswith("<?php"):
         problems.append(Problem("the file does not start with <?php"))
     for number, line in enumerate(lines, start=1):
@@ -238,11 +298,26 @@ class PhpResult:
         )
 
 
+def _valid_text(value: Any) -> Any:
+    """JSON text with every lone surrogate (``\\ud800``, which JSON may escape but no UTF-8
+    writer, terminal or the redactor can encode) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_valid_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_text(key): _valid_text(item) for key, item in value.items()}
+    return value
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_php_output(output: bytes) -> PhpResult | None:
     """The JSON printed by ``joomla_config.php``; None when it is not that JSON."""
     try:
-        data = json.loads(output.decode("utf-8", "replace"))
-    except ValueError:
+        data = _valid_text(json.loads(output.decode("utf-8", "replace")))
+    except (ValueError, RecursionError):  # the host's php may print anything, nested deeply
         return None
     if not isinstance(data, dict):
         return None

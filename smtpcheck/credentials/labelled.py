@@ -15,6 +15,7 @@ Problems never quote a line's text: any line may hold the password.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,7 +47,7 @@ class LabelledFile:
     @property
     def port(self) -> int | None:
         text = self.values.get(PORT, "")
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None
 
 
 def parse_labelled(text: str) -> LabelledFile:
@@ -57,7 +58,9 @@ def parse_labelled(text: str) -> LabelledFile:
     password: Secret | None = None
     if "\r" in text:
         problems.append(Problem("lines end in CR LF (edited on Windows?)", fatal=False))
-    lines = text.replace("\r\n", "\n").split("\n")
+    # A lone CR ends a line too: otherwise a CR-only file is one line whose FROM ADDRESS value
+    # holds the whole file, password included, and that value is shown as evidence.
+    lines = re.split(r"\r\n|\r|\n", text)
     if lines and lines[-1] == "":
         lines.pop()
     for number, line in enumerate(lines, start=1):
@@ -89,7 +92,7 @@ def parse_labelled(text: str) -> LabelledFile:
         problems.append(Problem("the labels are not in the toolkit's order", fatal=False))
     for label in (EMAIL_PROVIDER, PORT):
         value = found.get(label, "").strip()
-        if value and not value.isdigit():
+        if value and not (value.isascii() and value.isdigit()):
             problems.append(Problem(f"{label} is not a number"))
     found.pop(PASSWORD, None)
     REDACTOR.register(password, [found.get(USERNAME, "")])

@@ -63,7 +63,7 @@ def _tls_for_port(provider_port_tls: TlsMode | None, port: int | None) -> TlsMod
 def read_labelled(facts: FileFacts, text: str, catalogue: ProviderCatalogue) -> CredentialReading:
     parsed = labelled.parse_labelled(text)
     code = parsed.values.get(labelled.EMAIL_PROVIDER, "").strip()
-    provider = catalogue.by_code(int(code)) if code.isdigit() else None
+    provider = catalogue.by_code(int(code)) if code.isascii() and code.isdigit() else None
     port = parsed.port
     profile = provider.ports.get(port) if provider and port else None
     deployed = DeployedSmtp(
@@ -179,7 +179,7 @@ def read_joomla(
 
 def _int_or_none(value: object) -> int | None:
     text = str(value).strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _str_or_none(value: object) -> str | None:

@@ -114,6 +114,16 @@ def _text(value: str, what: str) -> str:
     return _b64(value, what).decode("utf-8", "replace")
 
 
+def _int(value: str, what: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ParseError(f"fact output: {what} is not a number") from None
+
+
+_HEADER = ("hostname", "user", "uid")
+
+
 def parse_stat(text: str) -> StatInfo:
     parts = text.strip().split("|")
     if len(parts) != 7:
@@ -140,8 +150,10 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
         if key == "path":
             path = _text(value, "path")
             current = files.setdefault(path, {"path": path, "exists": True})
-        elif current is None:
+        elif current is None and key in _HEADER:
             header[key] = value
+        elif current is None:
+            raise ParseError(f"fact output: unknown record {key!r}")
         elif key == "missing":
             current["exists"] = False
         elif key in ("lstat", "stat"):
@@ -155,7 +167,7 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
         elif key == "php-absent":
             current["php"] = PhpReading(available=False)
         elif key == "php-exit":
-            current["php_exit"] = int(value)
+            current["php_exit"] = _int(value, "php-exit")
         elif key == "php":
             status = current.pop("php_exit", None)
             current["php"] = PhpReading(True, status if isinstance(status, int) else None,
@@ -165,7 +177,7 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
     return HostFacts(
         hostname=_text(header.get("hostname", ""), "hostname"),
         user=_text(header.get("user", ""), "user"),
-        uid=int(header.get("uid", "-1")),
+        uid=_int(header.get("uid", "-1"), "uid"),
         files={path: _file_facts(values) for path, values in files.items()},
     )
 

@@ -4,6 +4,8 @@
 # no file name or content can break the framing. Nothing here is secret; the output is.
 cap=$1; run_php=$2; php_b64=$3; shift 3
 b64() { base64 -w0; echo; }
+# A command's output without its final newline, keeping newlines inside it (link targets).
+chomp() { out=$("$@"; echo .); out=${out%.}; printf '%s' "${out%?}"; }
 echo "smtpcheck-facts 1"
 printf 'hostname '; uname -n | tr -d '\n' | b64
 printf 'user '; id -un 2>/dev/null | tr -d '\n' | b64
@@ -13,8 +15,8 @@ for p in "$@"; do
   if [ -L "$p" ] || [ -e "$p" ]; then
     echo "lstat $(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0)"
     if [ -L "$p" ]; then
-      printf 'link '; readlink -- "$p" | tr -d '\n' | b64
-      printf 'resolved '; readlink -f -- "$p" | tr -d '\n' | b64
+      printf 'link '; chomp readlink -- "$p" | b64
+      printf 'resolved '; chomp readlink -f -- "$p" | b64
       if [ -e "$p" ]; then
         echo "stat $(stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0)"
       fi

@@ -9,14 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jinja2
+import markupsafe
 
 from smtpcheck.catalogue import CONTROLS, Control, Layer
 from smtpcheck.findings import Finding
+from smtpcheck.reports.junit_report import xml_safe
 from smtpcheck.result import AuditResult, layer_of
+
+
+def _visible(value: object) -> object:
+    """Control characters shown as ``\\xNN``: autoescape leaves them, and a raw ESC from a
+    banner or file value would reach any terminal that displays the file (NUL is not HTML)."""
+    if isinstance(value, markupsafe.Markup):  # already escaped (by join): keep it marked safe
+        return markupsafe.Markup(xml_safe(str(value)))  # noqa: S704 (adds only \xNN text)
+    return xml_safe(value) if isinstance(value, str) else value
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("smtpcheck.reports", "templates"),
     autoescape=True,
+    finalize=_visible,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
