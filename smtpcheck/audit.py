@@ -27,6 +27,10 @@ from smtpcheck.result import AuditResult
 from smtpcheck.targets import HostTarget
 
 
+def _size_text(size: int) -> str:
+    return f"{size // 1024} KiB" if size >= 1024 and size % 1024 == 0 else f"{size} bytes"
+
+
 class Audit:
     """The state of one run, shared by the plugin, the checks and the CLI."""
 
@@ -88,7 +92,7 @@ class Audit:
                     target.app,
                     self.config.providers,
                     run_php=target.run_php,
-                    max_note=f"{self.config.max_file_bytes // 1024} KiB",
+                    max_note=_size_text(self.config.max_file_bytes),
                 )
             evidence = HostEvidence(
                 observation,

@@ -160,8 +160,9 @@ def _targets(options: AuditOptions) -> list[HostTarget]:
     elif options.app and options.inventory is None:
         raise InventoryError("--app needs --hosts (or use an inventory)")
     names = [t.name for t in targets]
-    if len(names) != len(set(names)):
-        raise InventoryError("the same host is given twice")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InventoryError(f"host(s) given twice: {', '.join(twice)}")
     return apply_common(
         targets,
         identity_file=options.ssh_identity_file,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from smtpcheck.findings import Status
@@ -10,6 +11,13 @@ from smtpcheck.result import AuditResult
 from smtpcheck.secrets import REDACTOR
 
 _SHOWN_BY_DEFAULT = (Status.FAIL, Status.ERROR, Status.WARN)
+# C0/C1 controls (ESC sequences, CR overwriting a line) from hosts, records and banners are shown
+# as \xNN, never sent to the terminal.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) -> list[str]:
@@ -28,4 +36,4 @@ def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) ->
                     lines.append(f"        remediation: {finding.remediation}")
     reports = " ".join(str(report_dir / filename) for filename, _ in REPORTERS.values())
     lines.append(f"reports: {reports}")
-    return [REDACTOR.scrub(line) for line in lines]
+    return [terminal_safe(REDACTOR.scrub(line)) for line in lines]

@@ -78,6 +78,17 @@ def encoded_forms(value: str, users: Iterable[str] = ()) -> set[str]:
     return {form for form in forms if form}
 
 
+SHORT_SECRET = 8
+
+
+def _form_pattern(form: str) -> str:
+    """A long form is replaced wherever it appears. A short one (a weak password like ``p``)
+    only where it stands alone, so that it does not eat every ``p`` of every message."""
+    if len(form) >= SHORT_SECRET:
+        return re.escape(form)
+    return rf"(?<![0-9A-Za-z]){re.escape(form)}(?![0-9A-Za-z])"
+
+
 class Redactor:
     """Replaces every registered secret, in every encoded form, by ``<redacted>``.
 
@@ -97,7 +108,7 @@ class Redactor:
             if new:
                 self._forms |= new
                 ordered = sorted(self._forms, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+                self._pattern = re.compile("|".join(_form_pattern(form) for form in ordered))
 
     def scrub(self, text: str) -> str:
         pattern = self._pattern

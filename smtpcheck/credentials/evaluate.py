@@ -215,6 +215,8 @@ def evaluate_well_formed(ev: HostEvidence) -> Finding:
     evidence = {**ev.base_evidence(), "shape": reading.shape, "reader": reading.reader}
     if reading.problems:
         evidence["problems"] = tuple(problem.message for problem in reading.problems)
+    if reading.notes:
+        evidence["static_reader_notes"] = reading.notes
     fatal = reading.fatal_problems
     if fatal:
         return control.finding(

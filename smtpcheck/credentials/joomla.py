@@ -27,7 +27,10 @@ SMTP_PROPERTIES = (
     "smtphost", "smtpsecure", "smtpport", "smtp_port",
 )  # fmt: skip
 _SHOWN = frozenset(SMTP_PROPERTIES) - {"smtppass"}  # values safe to quote in a problem
-_PROPERTY = re.compile(r"^\s*(?:public|var)\s+(?:\??[A-Za-z_\\][\w\\]*\s+)?\$(\w+)\s*=\s*")
+# An instance property: ``public static $x`` is a class setting Joomla never reads as config.
+_PROPERTY = re.compile(
+    r"^\s*(?:public|var)\s+(?!static\b)(?:\??[A-Za-z_\\][\w\\]*\s+)?\$(\w+)\s*=\s*"
+)
 _CLASS = re.compile(r"^\s*class\s+JConfig\b", re.IGNORECASE)
 # PHP's numeric literals (Zend/zend_language_scanner.l): LNUM, DNUM, EXPONENT_DNUM, HNUM, BNUM,
 # ONUM, with "_" between digits; a decimal with a leading 0 is octal. The sign is PHP's unary

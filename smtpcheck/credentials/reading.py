@@ -30,6 +30,7 @@ class CredentialReading:
     deployed: DeployedSmtp | None  # None: the values could not be read at all
     settings: Mapping[str, str | int | bool | None]  # non-secret values, for evidence
     unreadable: str | None = None  # why the content could not be read
+    notes: tuple[str, ...] = ()  # what the static reader objected to in a file PHP accepted
 
     @property
     def fatal_problems(self) -> list[Problem]:
@@ -136,9 +137,14 @@ def read_joomla(
     config = joomla.parse_joomla_config(text)
     php, reader = _php_reading(facts, run_php)
     problems = list(config.problems)
+    notes: tuple[str, ...] = ()
     if php is not None and php.error is not None and not php.refused:
         problems.insert(0, Problem(f"PHP cannot load the configuration: {php.error}"))
     if php is not None and php.error is None:
+        # PHP, as Joomla, accepted the file: the static reader is stricter than PHP (it refuses
+        # constant expressions, split declarations...), so its objections are only notes.
+        notes = tuple(problem.message for problem in problems)
+        problems = []
         values: dict[str, object] = dict(php.values)
         password: Secret | None = php.smtppass
     else:
@@ -173,7 +179,7 @@ def read_joomla(
     }
     return CredentialReading(
         facts.path, deployed.shape, reader, tuple(problems), deployed,
-        {k: v for k, v in settings.items() if v is not None},
+        {k: v for k, v in settings.items() if v is not None}, notes=notes,
     )  # fmt: skip
 
 

@@ -13,10 +13,11 @@ $allowed = [T_OPEN_TAG, T_CLOSE_TAG, T_WHITESPACE, T_COMMENT, T_DOC_COMMENT, T_C
     T_PUBLIC, T_VAR, T_VARIABLE, T_CONSTANT_ENCAPSED_STRING, T_LNUMBER, T_DNUMBER, T_ARRAY,
     T_DOUBLE_ARROW];
 $chars = ['{', '}', '=', ';', ',', '(', ')', '[', ']', '-', '+', '.'];
+$line = 1;
 foreach (token_get_all($src) as $tok) {
+    if (is_array($tok)) $line = $tok[2];  // one-character tokens carry no line: keep the last
     if (is_array($tok) ? in_array($tok[0], $allowed, true) : in_array($tok, $chars, true)) continue;
     $what = is_array($tok) ? token_name($tok[0]) : $tok;
-    $line = is_array($tok) ? $tok[2] : 0;
     $out['error'] = "not executed: the file holds $what at line $line, beyond property declarations";
     echo json_encode($out); exit(0);
 }

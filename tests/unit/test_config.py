@@ -262,7 +262,7 @@ def test_parse_layers_errors(text: str | list[str], message: str) -> None:
         ),
         pytest.param(
             {"hosts": "web1,paramiko://web1", "app": "joomla"},
-            "the same host is given twice",
+            "host(s) given twice: paramiko://web1",
             id="same-host-twice",
         ),
         pytest.param({"hosts": "web1"}, "--hosts: 'web1' has no application", id="hosts-no-app"),

@@ -22,7 +22,7 @@ from smtpcheck.credentials.joomla import parse_php_output
 from smtpcheck.errors import ParseError
 from smtpcheck.lab.seeds import joomla_fixed, labelled_file
 from smtpcheck.remote.facts import StatInfo, parse_fact_output, parse_stat
-from tests.unit.builders import CREDS, PASSWORD, PHP, run_facts
+from tests.unit.builders import CREDS, PASSWORD, needs_php, run_facts
 
 LABELLED = labelled_file(CREDS)
 # Who runs the tests owns the files they create (root in the lab and CI).
@@ -233,7 +233,7 @@ def test_several_paths_one_command(tree: Path) -> None:
     ]
 
 
-@pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
+@needs_php
 def test_php_reading_is_framed_with_the_file(tree: Path) -> None:
     content = joomla_fixed(CREDS, host="in-v3.mailjet.com", port=465, secure="ssl")
     path = _file(tree / "configuration.php", content)

@@ -39,9 +39,7 @@ from smtpcheck.credentials.joomla import (
 )
 from smtpcheck.lab import seeds
 from smtpcheck.secrets import Secret
-from tests.unit.builders import PHP, creds, php_json
-
-needs_php = pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
+from tests.unit.builders import PHP, creds, needs_php, php_json
 
 REJECTED = None  # PHP cannot load the file
 ARRAY = "<array>"  # arrays are compared by kind: the static reader does not keep their items

@@ -27,11 +27,11 @@ from tests.unit.builders import (
     CATALOGUE,
     CREDS,
     PASSWORD,
-    PHP,
     creds,
     evidence,
     expected_of,
     file_facts,
+    needs_php,
     observed,
     run_php_reader,
     stat_info,
@@ -415,7 +415,7 @@ def test_joomla_reader_choice(php: PhpReading | None, run_php: bool, reader: str
         assert reading.deployed.password.reveal() == PASSWORD
 
 
-@pytest.mark.skipif(PHP is None, reason="php-cli is not installed")
+@needs_php
 def test_cred_03_php_error_is_a_fatal_problem(tmp_path: Any) -> None:
     """Gen C main read by real PHP: 'Undefined constant' leads CRED-03."""
     content = seeds.joomla_gen_c_main(creds(provider=1))
@@ -605,7 +605,8 @@ CRED_05_JOOMLA = {
                                    Status.WARN, "SendPulse at smtp-pulse.com:2525 with STARTTLS; "
                                    "that SendPulse serves STARTTLS on port 2525 is unconfirmed"),
     "mailer-mail": (joomla(m=("$mailer = 'smtp'", "$mailer = 'mail'")), Status.FAIL,
-                    "configuration.php sets mailer 'mail': Joomla's mail does not go through the relay"),
+                    "configuration.php sets mailer 'mail': Joomla's mail does not go through "
+                    "the relay"),
     "mailer-sendmail": (joomla(m=("$mailer = 'smtp'", "$mailer = 'sendmail'")), Status.FAIL,
                         "configuration.php sets mailer 'sendmail'"),
     "smtpauth-0": (joomla(a=("$smtpauth = 1", "$smtpauth = 0")), Status.FAIL,
