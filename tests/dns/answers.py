@@ -1,0 +1,24 @@
+"""DnsAnswer values for the pure evaluator tests: data, not mocks (the evaluators read data)."""
+
+from __future__ import annotations
+
+from smtpcheck.mailauth.resolver import DnsAnswer, Outcome
+
+
+def txt(name: str, *texts: str) -> DnsAnswer:
+    if not texts:
+        return DnsAnswer(name, "TXT", Outcome.NODATA)
+    strings = tuple((text.encode(),) for text in texts)
+    return DnsAnswer(name, "TXT", Outcome.ANSWER, texts, strings)
+
+
+def records(name: str, rdtype: str, *values: str) -> DnsAnswer:
+    return DnsAnswer(name, rdtype, Outcome.ANSWER if values else Outcome.NODATA, values)
+
+
+def nxdomain(name: str, rdtype: str = "TXT") -> DnsAnswer:
+    return DnsAnswer(name, rdtype, Outcome.NXDOMAIN)
+
+
+def timeout(name: str, rdtype: str = "TXT") -> DnsAnswer:
+    return DnsAnswer(name, rdtype, Outcome.TIMEOUT, detail="127.0.0.9:53 did not answer within 1s")
