@@ -11,6 +11,7 @@ asked once however many domains (and hosts) share it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from smtpcheck.mailauth.dmarccontrols import (
 )
 from smtpcheck.mailauth.mx import ADDRESS_TYPES, MxFacts, evaluate_mx, fetch_mx
 from smtpcheck.mailauth.profile import DnsProfile
-from smtpcheck.mailauth.resolver import DnsClient, normalize_name
+from smtpcheck.mailauth.resolver import DnsClient, FailingDnsClient, normalize_name
 from smtpcheck.mailauth.spfcontrols import (
     evaluate_spf_authorises,
     evaluate_spf_published,
@@ -66,12 +67,33 @@ def _spf_roots(domain: str, profile: DnsProfile | None) -> list[str]:
     return list(dict.fromkeys(roots))
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def host_domain(domain: str) -> str | None:
+    """``domain`` as lower-case A-labels when it is a host name of two labels or more
+    (RFC 1123 §2.1, IDNA for non-ASCII), else None."""
+    name = normalize_name(domain)
+    try:
+        name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError:
+        return None
+    labels = name.split(".")
+    if len(labels) < 2 or len(name) > 253 or not all(_HOST_LABEL.match(x) for x in labels):
+        return None
+    return name
+
+
 def fetch_domain_facts(domain: str, provider: Provider | None, dns: DnsClient) -> DomainFacts:
     """All the lookups for ``domain``; DNS problems become data, never exceptions.
 
+    A domain that is not a host name is not asked about: every answer is a failure saying so.
     A bad provider table raises ConfigError (the operator's input, not the domain's).
     """
-    domain = normalize_name(domain)
+    checked = host_domain(domain)
+    if checked is None:
+        dns = FailingDnsClient(f"{domain!r} is not a valid domain name")
+    domain = checked or normalize_name(domain) or repr(domain)
     profile = DnsProfile.of(provider) if provider is not None else None
     selectors = tuple(provider.dkim_selectors) if provider is not None else ()
     roots = _spf_roots(domain, profile)

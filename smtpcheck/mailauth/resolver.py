@@ -214,6 +214,21 @@ class DnsClient(abc.ABC):
         self.close()
 
 
+class FailingDnsClient(DnsClient):
+    """Answers every question with a failure saying ``reason``; sends nothing."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    @property
+    def queries_sent(self) -> int:
+        return 0
+
+    def _resolve(self, name: str, rdtype: str) -> Step:
+        return DnsAnswer(name, rdtype, Outcome.FAILURE, detail=self.reason), None
+
+
 @dataclass(frozen=True)
 class Nameserver:
     address: str
