@@ -14,7 +14,7 @@ import pytest
 from smtpcheck.lab.dnszones import DkimKeys, Scenario, build_scenarios, build_zones
 from smtpcheck.lab.nsd import NsdServer
 from smtpcheck.mailauth.resolver import NetworkDnsClient, make_dns_client
-from tests.dns.spfcases import SPF_CASES_ORIGIN, spf_cases_zone
+from tests.dns.spfcases import REVERSE_ORIGIN, SPF_CASES_ORIGIN, reverse_zone, spf_cases_zone
 
 BROKEN_ZONE = "broken.example"  # configured in NSD but unloadable: NSD answers SERVFAIL
 
@@ -37,6 +37,7 @@ def nsd(
 ) -> Iterator[NsdServer]:
     zones = dict(build_zones(dkim_keys, tuple(scenarios.values())))
     zones[SPF_CASES_ORIGIN] = spf_cases_zone()
+    zones[REVERSE_ORIGIN] = reverse_zone()
     zones[BROKEN_ZONE] = "this is not a zone file\n"
     workdir: Path = tmp_path_factory.mktemp("nsd")
     with NsdServer(workdir, zones) as server:

@@ -40,6 +40,7 @@ SPF_CASES: dict[str, list[str]] = {
     "include-nx": ["v=spf1 include:nx.{o} -all"],
     "include-permerror": ["v=spf1 include:bad-mech.{o} -all"],
     "include-loop": ["v=spf1 include:il2.{o} -all"],
+    "include-refused": ["v=spf1 include:spf.not-served.test -all"],
     "dup-include": ["v=spf1 include:spf.mailjet.com include:spf.mailjet.com -all"],
     "ten": [f"v=spf1 {_TEN_HOSTS} -all"],
     "eleven": [f"v=spf1 {_TEN_HOSTS} a:h1.{{o}} -all"],
@@ -53,6 +54,7 @@ SPF_CASES: dict[str, list[str]] = {
     "leading-zero": ["v=spf1 ip4:192.0.2.0/024 -all"],
     "after-all": ["v=spf1 -all ip4:192.0.2.1"],
     "ptr": ["v=spf1 ptr -all"],
+    "ptr-parent": ["v=spf1 ptr:{o} -all"],
     "neutral": ["v=spf1 ?all"],
     "plus-all": ["v=spf1 +all"],
     "upper": ["V=SPF1 IP4:192.0.2.0/24 -ALL"],
@@ -102,6 +104,14 @@ def spf_cases_zone() -> str:
     """The zone; ``{o}`` is replaced before TXT texts are split into 255-octet strings."""
     lines = [f"{label} TXT {txt_rdata(_o(t))}" for label, texts in SPF_CASES.items() for t in texts]
     return zone_text(SPF_CASES_ORIGIN, "\n".join([*lines, *map(_o, HELPERS)]))
+
+
+REVERSE_ORIGIN = "2.0.192.in-addr.arpa"
+
+
+def reverse_zone() -> str:
+    """PTR for 192.0.2.10 → a.spf-cases.example (which has that A): ptr can match."""
+    return zone_text(REVERSE_ORIGIN, f"10 PTR a.{SPF_CASES_ORIGIN}.")
 
 
 def case_domain(label: str) -> str:
