@@ -33,7 +33,7 @@ from smtpcheck.mailauth.dmarccontrols import (
     evaluate_dmarc_reports,
     evaluate_dmarc_tags,
 )
-from smtpcheck.mailauth.mx import ADDRESS_TYPES, MxFacts, evaluate_mx, fetch_mx
+from smtpcheck.mailauth.mx import MxFacts, evaluate_mx, fetch_mx
 from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import DnsClient, FailingDnsClient, normalize_name
 from smtpcheck.mailauth.spfcontrols import (
@@ -101,7 +101,6 @@ def fetch_domain_facts(domain: str, provider: Provider | None, dns: DnsClient) -
         *((root, "TXT") for root in roots),
         (f"_dmarc.{domain}", "TXT"),
         (domain, "MX"),
-        *((domain, rdtype) for rdtype in ADDRESS_TYPES),
         *((selector_name(selector, domain), "TXT") for selector in selectors),
     ]
     if organisational_domain(domain) != domain:
@@ -119,7 +118,7 @@ def fetch_domain_facts(domain: str, provider: Provider | None, dns: DnsClient) -
 
 
 def fetch_all_domain_facts(
-    domains: Sequence[tuple[str, Provider | None]], dns: DnsClient, *, workers: int = 8
+    domains: Sequence[tuple[str, Provider | None]], dns: DnsClient, *, workers: int = 64
 ) -> list[DomainFacts]:
     """:func:`fetch_domain_facts` for several (domain, provider) pairs at once, in order."""
     if len(domains) < 2:

@@ -8,18 +8,23 @@ from types import MappingProxyType
 
 from smtpcheck.catalogue import get_control
 from smtpcheck.findings import EvidenceValue, Finding, Status
-from smtpcheck.mailauth.resolver import DnsAnswer, DnsClient, Outcome, normalize_name
+from smtpcheck.mailauth.resolver import (
+    DnsAnswer,
+    DnsClient,
+    Outcome,
+    fetch_addresses,
+    has_address,
+    normalize_name,
+)
 from smtpcheck.mailauth.spf import MAX_MX_NAMES
 from smtpcheck.mailauth.spftree import mx_hosts
-
-ADDRESS_TYPES = ("A", "AAAA")
 
 
 @dataclass(frozen=True)
 class MxFacts:
     domain: str
     mx: DnsAnswer
-    addresses: Mapping[str, tuple[DnsAnswer, ...]]  # the domain and each MX host → A, AAAA
+    addresses: Mapping[str, tuple[DnsAnswer, ...]]  # each MX host (or the domain): A[, AAAA]
 
     @property
     def is_null_mx(self) -> bool:
@@ -30,18 +35,13 @@ class MxFacts:
 
 
 def fetch_mx(domain: str, dns: DnsClient) -> MxFacts:
-    """MX and the domain's own A/AAAA concurrently, then the first ten hosts' addresses."""
+    """MX, then the first ten hosts' addresses, or the domain's own when it has no MX host."""
     domain = normalize_name(domain)
-    dns.prefetch([(domain, "MX"), *((domain, t) for t in ADDRESS_TYPES)])
     mx = dns.query(domain, "MX")
-    names = [domain, *mx_hosts(mx)[:MAX_MX_NAMES]]
-    dns.prefetch((name, t) for name in names for t in ADDRESS_TYPES)
-    addresses = {name: tuple(dns.query(name, t) for t in ADDRESS_TYPES) for name in names}
-    return MxFacts(domain, mx, MappingProxyType(addresses))
-
-
-def _has_address(answers: tuple[DnsAnswer, ...]) -> bool:
-    return any(answer.outcome is Outcome.ANSWER for answer in answers)
+    names = list(mx_hosts(mx)[:MAX_MX_NAMES])
+    if mx.outcome is Outcome.NODATA:
+        names = [domain]  # implicit MX (RFC 5321 §5.1)
+    return MxFacts(domain, mx, MappingProxyType(fetch_addresses(names, dns)))
 
 
 def evaluate_mx(facts: MxFacts) -> Finding:
@@ -68,7 +68,7 @@ def evaluate_mx(facts: MxFacts) -> Finding:
     hosts = mx_hosts(mx)
     if not hosts:
         return _implicit_mx(facts, evidence)
-    resolved = [h for h in hosts[:MAX_MX_NAMES] if _has_address(facts.addresses.get(h, ()))]
+    resolved = [h for h in hosts[:MAX_MX_NAMES] if has_address(facts.addresses.get(h, ()))]
     failed = [a.describe() for h in hosts for a in facts.addresses.get(h, ()) if a.failed]
     evidence["hosts_with_address"] = tuple(resolved)
     if not resolved and failed:
@@ -88,7 +88,7 @@ def _implicit_mx(facts: MxFacts, evidence: dict[str, EvidenceValue]) -> Finding:
     control = get_control("MX-01")
     own = facts.addresses.get(facts.domain, ())
     evidence["addresses"] = tuple(r for answer in own for r in answer.records)
-    if _has_address(own):
+    if has_address(own):
         summary = "no MX: mail goes to the domain's own address (implicit MX, RFC 5321 §5.1)"
         return control.finding(facts.domain, Status.PASS, summary, evidence)
     failed = [answer.describe() for answer in own if answer.failed]

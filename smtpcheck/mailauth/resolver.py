@@ -1,9 +1,10 @@
 """A small caching DNS client whose every answer, good or bad, is data.
 
 Each (name, type) is asked at most once per client (a single-flight cache: concurrent callers of
-the same question wait for the one in flight), independent questions run concurrently through
-:meth:`DnsClient.prefetch`, and ``queries_sent`` counts the messages that really left the process
-(retries and TCP fall-backs included) for the benchmark.
+the same question wait for the one in flight). Independent questions given to
+:meth:`DnsClient.prefetch` go out together on one UDP socket, replies matched by message id, so
+they are concurrent without a thread each. ``queries_sent`` counts the messages that really left
+the process (retries and TCP fall-backs included) for the benchmark.
 
 NXDOMAIN, NODATA, timeouts, SERVFAIL, REFUSED and truncated answers come back as a
 :class:`DnsAnswer` with an :class:`Outcome`; nothing here raises for a DNS problem (STYLE §4).
@@ -16,11 +17,13 @@ from __future__ import annotations
 import abc
 import enum
 import ipaddress
+import secrets
+import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from types import TracebackType
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 import dns.exception
@@ -114,14 +117,19 @@ Step = tuple[DnsAnswer, str | None]
 """One server answer, and the CNAME target to ask next when the chain stopped short."""
 
 
-class DnsClient(abc.ABC):
-    """Thread-safe, caching, CNAME-following DNS questions. Subclasses answer one name."""
+Question = tuple[str, str]
 
-    def __init__(self, *, max_workers: int = 16) -> None:
+
+class DnsClient(abc.ABC):
+    """Thread-safe, caching, CNAME-following DNS questions.
+
+    Subclasses answer a batch of questions (:meth:`_resolve_many`); the base class makes sure
+    each question is resolved once, however many threads ask it at the same time.
+    """
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._steps: dict[tuple[str, str], Future[Step]] = {}
-        self._max_workers = max_workers
-        self._pool: ThreadPoolExecutor | None = None
+        self._steps: dict[Question, Future[Step]] = {}
 
     @property
     @abc.abstractmethod
@@ -134,6 +142,10 @@ class DnsClient(abc.ABC):
         with self._lock:
             return len(self._steps)
 
+    def _resolve_many(self, questions: Sequence[Question]) -> list[Step]:
+        """Answer questions (no cache); a subclass may ask them all at once."""
+        return [self._resolve(name, rdtype) for name, rdtype in questions]
+
     @abc.abstractmethod
     def _resolve(self, name: str, rdtype: str) -> Step:
         """Answer one question for one name (no cache), following CNAMEs the reply carries."""
@@ -141,13 +153,13 @@ class DnsClient(abc.ABC):
     def query(self, name: str, rdtype: str) -> DnsAnswer:
         """The answer for (name, rdtype), asked at most once in this client's lifetime."""
         name, rdtype = normalize_name(name), rdtype.upper()
-        answer, follow = self._step(name, rdtype)
+        answer, follow = self._step((name, rdtype))
         chain = list(answer.cnames)
         while follow is not None:
             if len(chain) > MAX_CNAME_CHAIN or name in chain or len(set(chain)) != len(chain):
                 detail = f"CNAME loop or chain longer than {MAX_CNAME_CHAIN}"
                 return DnsAnswer(name, rdtype, Outcome.FAILURE, cnames=tuple(chain), detail=detail)
-            answer, follow = self._step(follow, rdtype)
+            answer, follow = self._step((follow, rdtype))
             chain.extend(answer.cnames)
         if not chain:
             return answer
@@ -161,57 +173,38 @@ class DnsClient(abc.ABC):
             answer.detail,
         )
 
-    def prefetch(self, questions: Iterable[tuple[str, str]]) -> None:
-        """Ask independent questions concurrently; their answers land in the cache."""
-        pending = list(dict.fromkeys((normalize_name(n), t.upper()) for n, t in questions))
-        pending = [q for q in pending if not self._is_cached(q)]
-        if len(pending) < 2:
-            for name, rdtype in pending:
-                self.query(name, rdtype)
-            return
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="dns")
-            pool = self._pool
-        for future in [pool.submit(self.query, name, rdtype) for name, rdtype in pending]:
-            future.result()
+    def prefetch(self, questions: Iterable[Question]) -> None:
+        """Ask independent questions at once; their answers land in the cache."""
+        wanted = list(dict.fromkeys((normalize_name(n), t.upper()) for n, t in questions))
+        self._claim_and_resolve(wanted)
+        for name, rdtype in wanted:
+            self.query(name, rdtype)  # waits for questions other threads have in flight
 
-    def _is_cached(self, question: tuple[str, str]) -> bool:
+    def _step(self, question: Question) -> Step:
+        self._claim_and_resolve([question])
         with self._lock:
-            return question in self._steps
-
-    def _step(self, name: str, rdtype: str) -> Step:
-        key = (name, rdtype)
-        with self._lock:
-            future = self._steps.get(key)
-            owner = future is None
-            if future is None:
-                future = self._steps[key] = Future()
-        if owner:
-            try:
-                step = self._resolve(name, rdtype)
-            except BaseException as exc:  # a bug or an interrupt: waiters must not hang
-                future.set_exception(exc)
-                raise
-            future.set_result(step)
+            future = self._steps[question]
         return future.result()
 
-    def close(self) -> None:
+    def _claim_and_resolve(self, questions: Sequence[Question]) -> None:
+        """Resolve, in one batch, the questions nobody has asked yet (single flight)."""
+        claimed: list[tuple[Question, Future[Step]]] = []
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-
-    def __enter__(self) -> DnsClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+            for question in questions:
+                if question not in self._steps:
+                    future: Future[Step] = Future()
+                    self._steps[question] = future
+                    claimed.append((question, future))
+        if not claimed:
+            return
+        try:
+            steps = self._resolve_many([question for question, _ in claimed])
+        except BaseException as exc:  # a bug or an interrupt: waiters must not hang
+            for _, future in claimed:
+                future.set_exception(exc)
+            raise
+        for (_, future), step in zip(claimed, steps, strict=True):
+            future.set_result(step)
 
 
 class FailingDnsClient(DnsClient):
@@ -227,6 +220,26 @@ class FailingDnsClient(DnsClient):
 
     def _resolve(self, name: str, rdtype: str) -> Step:
         return DnsAnswer(name, rdtype, Outcome.FAILURE, detail=self.reason), None
+
+
+def has_address(answers: Sequence[DnsAnswer]) -> bool:
+    return any(answer.outcome is Outcome.ANSWER for answer in answers)
+
+
+def fetch_addresses(names: Iterable[str], dns: DnsClient) -> dict[str, tuple[DnsAnswer, ...]]:
+    """Whether each name has an address: A for all at once, then AAAA only where A gave none.
+
+    The answer to "has an address" is the same as asking both, with one query less per name
+    that has an A record; a name with only AAAA costs one more round.
+    """
+    names = list(dict.fromkeys(normalize_name(name) for name in names))
+    dns.prefetch((name, "A") for name in names)
+    first = {name: dns.query(name, "A") for name in names}
+    dns.prefetch((name, "AAAA") for name, answer in first.items() if not answer.records)
+    return {
+        name: (answer,) if answer.records else (answer, dns.query(name, "AAAA"))
+        for name, answer in first.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -263,7 +276,11 @@ def parse_nameserver(text: str) -> Nameserver:
 
 
 class NetworkDnsClient(DnsClient):
-    """Asks nameservers over UDP (TCP when an answer is truncated), with timeouts and retries."""
+    """Asks nameservers over UDP (TCP when an answer is truncated), with timeouts and retries.
+
+    A batch of questions goes out on one UDP socket at once and the replies are matched by
+    message id and question, so independent questions are concurrent without a thread each.
+    """
 
     def __init__(
         self,
@@ -271,9 +288,8 @@ class NetworkDnsClient(DnsClient):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
-        max_workers: int = 16,
     ) -> None:
-        super().__init__(max_workers=max_workers)
+        super().__init__()
         self.nameservers = tuple(nameservers)
         self.timeout = timeout
         self.retries = retries
@@ -294,60 +310,168 @@ class NetworkDnsClient(DnsClient):
             self._sent += 1
 
     def _resolve(self, name: str, rdtype: str) -> Step:
-        try:
-            qname = dns.name.from_text(name)
-            qtype = dns.rdatatype.from_text(rdtype)
-        except (dns.exception.DNSException, ValueError) as exc:
-            return DnsAnswer(
-                name, rdtype, Outcome.FAILURE, detail=f"not a valid question: {exc}"
-            ), None
-        if not self.servers_for(name):
-            return DnsAnswer(name, rdtype, Outcome.FAILURE, detail="no nameserver configured"), None
-        query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD)
-        failures: list[tuple[Outcome, str]] = []
-        for _ in range(self.retries + 1):
-            for server in self.servers_for(name):
-                reply = self._exchange(query, server, failures)
-                if reply is None:
-                    continue
-                rcode = reply.rcode()
-                if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                    return _answer_from_reply(name, rdtype, qname, qtype, reply)
-                outcome = Outcome.SERVFAIL if rcode == dns.rcode.SERVFAIL else Outcome.REFUSED
-                if rcode not in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
-                    outcome = Outcome.FAILURE
-                failures.append((outcome, f"{server} answered {dns.rcode.to_text(rcode)}"))
-        return _failure(name, rdtype, failures), None
+        return self._resolve_many([(name, rdtype)])[0]
 
-    def _exchange(
-        self, query: dns.message.Message, server: Nameserver, failures: list[tuple[Outcome, str]]
-    ) -> dns.message.Message | None:
-        """One UDP exchange (and TCP after TC); a failure is appended, None returned."""
-        try:
-            self._count()
-            return dns.query.udp(
-                query,
-                server.address,
-                timeout=self.timeout,
-                port=server.port,
-                ignore_unexpected=True,
-                raise_on_truncation=True,
+    def _resolve_many(self, questions: Sequence[Question]) -> list[Step]:
+        steps: dict[Question, Step] = {}
+        groups: dict[tuple[Nameserver, ...], list[_Pending]] = {}
+        for name, rdtype in questions:
+            try:
+                qname, qtype = dns.name.from_text(name), dns.rdatatype.from_text(rdtype)
+            except (dns.exception.DNSException, ValueError) as exc:
+                detail = f"not a valid question: {exc}"
+                steps[(name, rdtype)] = (
+                    DnsAnswer(name, rdtype, Outcome.FAILURE, detail=detail),
+                    None,
+                )
+                continue
+            servers = tuple(self.servers_for(name))
+            if not servers:
+                detail = "no nameserver configured"
+                steps[(name, rdtype)] = (
+                    DnsAnswer(name, rdtype, Outcome.FAILURE, detail=detail),
+                    None,
+                )
+                continue
+            groups.setdefault(servers, []).append(_Pending(name, rdtype, qname, qtype))
+        for servers, pending in groups.items():
+            for start in range(0, len(pending), _MAX_BATCH):
+                steps.update(self._exchange_batch(pending[start : start + _MAX_BATCH], servers))
+        return [steps[question] for question in questions]
+
+    def _exchange_batch(
+        self, batch: Sequence[_Pending], servers: tuple[Nameserver, ...]
+    ) -> dict[Question, Step]:
+        """Rounds over every server, each round sending every unanswered question at once."""
+        for pending, message_id in zip(
+            batch, _RANDOM.sample(range(65536), len(batch)), strict=True
+        ):
+            pending.message = dns.message.make_query(
+                pending.qname, pending.qtype, use_edns=0, payload=EDNS_PAYLOAD, id=message_id
             )
-        except dns.message.Truncated:
-            pass
-        except dns.exception.Timeout:
-            failures.append((Outcome.TIMEOUT, f"{server} did not answer within {self.timeout:g}s"))
-            return None
-        except (OSError, dns.exception.DNSException) as exc:
-            failures.append((Outcome.FAILURE, f"{server}: {type(exc).__name__}: {exc}"))
-            return None
+        steps: dict[Question, Step] = {}
+        waiting = list(batch)
+        for _ in range(self.retries + 1):
+            for server in servers:
+                if not waiting:
+                    break
+                steps.update(self._round(waiting, server, servers))
+                waiting = [p for p in waiting if p.key not in steps]
+        for pending in waiting:
+            steps[pending.key] = _failure(pending.name, pending.rdtype, pending.failures), None
+        return steps
+
+    def _round(
+        self, waiting: Sequence[_Pending], server: Nameserver, servers: tuple[Nameserver, ...]
+    ) -> dict[Question, Step]:
+        """Send every waiting question to ``server``; collect replies until the timeout."""
+        family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
+        by_id = {p.message.id: p for p in waiting if p.message is not None}
+        steps: dict[Question, Step] = {}
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            try:
+                for pending in waiting:
+                    assert pending.message is not None
+                    self._count()
+                    sock.sendto(pending.message.to_wire(), (server.address, server.port))
+            except OSError as exc:
+                for pending in waiting:
+                    pending.failures.append((Outcome.FAILURE, f"{server}: {exc}"))
+                return steps
+            sources = {(ipaddress.ip_address(s.address).compressed, s.port) for s in servers}
+            deadline = time.monotonic() + self.timeout
+            while by_id and (remaining := deadline - time.monotonic()) > 0:
+                sock.settimeout(remaining)
+                try:
+                    data, source = sock.recvfrom(65535)
+                except TimeoutError:
+                    break
+                except OSError as exc:  # e.g. ICMP port unreachable on some systems
+                    for pending in by_id.values():
+                        pending.failures.append((Outcome.FAILURE, f"{server}: {exc}"))
+                    return steps
+                matched, reply = _match(data, source[:2], sources, by_id)
+                if matched is None or reply is None:
+                    continue
+                del by_id[reply.id]
+                if reply.flags & dns.flags.TC:
+                    reply = self._tcp(matched, server)
+                    if reply is None:
+                        continue
+                step = _step_from_reply(matched, server, reply)
+                if step is not None:
+                    steps[matched.key] = step
+        for pending in by_id.values():
+            detail = f"{server} did not answer within {self.timeout:g}s"
+            pending.failures.append((Outcome.TIMEOUT, detail))
+        return steps
+
+    def _tcp(self, pending: _Pending, server: Nameserver) -> dns.message.Message | None:
+        """The same question over TCP after a truncated UDP answer (RFC 7766 §5)."""
+        assert pending.message is not None
         try:
             self._count()
-            return dns.query.tcp(query, server.address, timeout=self.timeout, port=server.port)
+            return dns.query.tcp(
+                pending.message, server.address, timeout=self.timeout, port=server.port
+            )
         except (OSError, dns.exception.DNSException) as exc:
             detail = f"{server}: truncated over UDP, TCP retry failed ({type(exc).__name__}: {exc})"
-            failures.append((Outcome.TRUNCATED, detail))
+            pending.failures.append((Outcome.TRUNCATED, detail))
             return None
+
+
+_MAX_BATCH = 1024  # message ids are 16 bits; keep a batch's ids far from colliding
+_RANDOM = secrets.SystemRandom()  # unpredictable ids and source ports (RFC 5452 §4)
+
+
+@dataclass
+class _Pending:
+    """One question of a batch: what to send, and what went wrong so far."""
+
+    name: str
+    rdtype: str
+    qname: dns.name.Name
+    qtype: dns.rdatatype.RdataType
+    message: dns.message.Message | None = None
+    failures: list[tuple[Outcome, str]] = field(default_factory=list)
+
+    @property
+    def key(self) -> Question:
+        return (self.name, self.rdtype)
+
+
+def _match(
+    data: bytes,
+    source: tuple[str, int],
+    sources: set[tuple[str, int]],
+    by_id: dict[int, _Pending],
+) -> tuple[_Pending | None, dns.message.Message | None]:
+    """The waiting question a datagram answers, and the reply; (None, None) for stray data."""
+    address = source[0].split("%", 1)[0]
+    if (ipaddress.ip_address(address).compressed, source[1]) not in sources:
+        return None, None
+    try:
+        reply = dns.message.from_wire(data)
+    except dns.exception.DNSException:
+        return None, None
+    pending = by_id.get(reply.id)
+    if pending is None or pending.message is None or not pending.message.is_response(reply):
+        return None, None
+    return pending, reply
+
+
+def _step_from_reply(
+    pending: _Pending, server: Nameserver, reply: dns.message.Message
+) -> Step | None:
+    """A final step for NOERROR/NXDOMAIN; None (failure noted) for SERVFAIL, REFUSED, others."""
+    rcode = reply.rcode()
+    if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return _answer_from_reply(pending.name, pending.rdtype, pending.qname, pending.qtype, reply)
+    outcome = {dns.rcode.SERVFAIL: Outcome.SERVFAIL, dns.rcode.REFUSED: Outcome.REFUSED}.get(
+        rcode, Outcome.FAILURE
+    )
+    pending.failures.append((outcome, f"{server} answered {dns.rcode.to_text(rcode)}"))
+    return None
 
 
 def _failure(name: str, rdtype: str, failures: Sequence[tuple[Outcome, str]]) -> DnsAnswer:

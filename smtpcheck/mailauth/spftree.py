@@ -54,6 +54,7 @@ def fetch_spf_tree(roots: Sequence[str], dns: DnsClient) -> SpfTree:
     roots = tuple(dict.fromkeys(normalize_name(root) for root in roots))
     answers: dict[Question, DnsAnswer] = {}
     spf_names = set(roots)
+    address_names: set[str] = set()  # a-term targets and MX hosts: AAAA when A gives none
     budget = (MAX_DNS_LOOKUPS + 1) * len(roots)
     wanted: list[Question] = [(root, "TXT") for root in roots]
     while wanted:
@@ -72,6 +73,11 @@ def fetch_spf_tree(roots: Sequence[str], dns: DnsClient) -> SpfTree:
                     discovered.append(question)
             elif rdtype == "MX":
                 discovered.extend(_questions_for_mx(answer))
+            elif rdtype == "A" and name in address_names and not answer.records:
+                discovered.append((name, "AAAA"))
+        address_names.update(
+            name for name, rdtype in discovered if rdtype == "A" and (name, "A") not in answers
+        )
         wanted = [q for q in dict.fromkeys(discovered) if q not in answers]
     return SpfTree(roots, MappingProxyType(answers))
 
@@ -92,7 +98,7 @@ def _questions_for_record(name: str, answer: DnsAnswer) -> list[Question]:
         if term.name in ("include", "redirect"):
             questions.append((target, "TXT"))
         elif term.name == "a":
-            questions += [(target, "A"), (target, "AAAA")]
+            questions.append((target, "A"))
         elif term.name == "mx":
             questions.append((target, "MX"))
         elif term.name == "exists":
@@ -114,7 +120,7 @@ def _questions_for_mx(answer: DnsAnswer) -> list[Question]:
     hosts = mx_hosts(answer)
     if len(hosts) > MAX_MX_NAMES:
         return []  # a permerror already (RFC 7208 §4.6.4): no need for the addresses
-    return [(host, rdtype) for host in hosts for rdtype in ("A", "AAAA")]
+    return [(host, "A") for host in hosts]
 
 
 @dataclass
@@ -240,7 +246,7 @@ def _walk_record(walk: _Walk, name: str, record: SpfRecord, stack: tuple[str, ..
         if term.name in ("include", "redirect"):
             _walk_target(walk, name, term, target, stack)
         elif term.name == "a":
-            _count_void(walk, (target, "A"), (target, "AAAA"))
+            _count_void_address(walk, target)
         elif term.name == "exists":
             _count_void(walk, (target, "A"))
         elif term.name == "mx":
@@ -257,6 +263,14 @@ def _count_void(walk: _Walk, *questions: Question) -> bool:
     if all(answer is not None and answer.is_void for answer in answers):
         walk.void_lookups += 1
     return True
+
+
+def _count_void_address(walk: _Walk, name: str) -> None:
+    """An ``a`` term is void when the name has neither A nor AAAA (AAAA fetched only then)."""
+    a_answer = walk.tree.answers.get((name, "A"))
+    if a_answer is not None and a_answer.records:
+        return
+    _count_void(walk, (name, "A"), (name, "AAAA"))
 
 
 def _walk_mx(walk: _Walk, name: str, term: SpfTerm, target: str) -> None:

@@ -10,6 +10,7 @@ CNAMEs followed by the client like any other.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import dns.exception
@@ -24,6 +25,7 @@ from smtpcheck.mailauth.resolver import (
     DnsAnswer,
     DnsClient,
     Outcome,
+    Question,
     Step,
     normalize_name,
     rdata_values,
@@ -47,15 +49,26 @@ class ZoneFileClient(DnsClient):
     def queries_sent(self) -> int:
         return self.fallback.queries_sent
 
+    def _resolve_many(self, questions: Sequence[Question]) -> list[Step]:
+        """Questions outside the zone go to the fallback as one batch, the rest from the file."""
+        self.fallback.prefetch(q for q in questions if self._is_outside(q[0]))
+        return super()._resolve_many(questions)
+
+    def _is_outside(self, name: str) -> bool:
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException:
+            return False  # _resolve reports it
+        return not qname.is_subdomain(self.origin) or self._delegated(qname)
+
     def _resolve(self, name: str, rdtype: str) -> Step:
         try:
             qname = dns.name.from_text(name)
             qtype = dns.rdatatype.from_text(rdtype)
         except (dns.exception.DNSException, ValueError) as exc:
-            return DnsAnswer(
-                name, rdtype, Outcome.FAILURE, detail=f"not a valid question: {exc}"
-            ), None
-        if not qname.is_subdomain(self.origin) or self._delegated(qname):
+            detail = f"not a valid question: {exc}"
+            return DnsAnswer(name, rdtype, Outcome.FAILURE, detail=detail), None
+        if self._is_outside(name):
             return self.fallback.query(name, rdtype), None
         node = self.zone.get_node(qname) or self._wildcard(qname)
         if node is None:

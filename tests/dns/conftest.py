@@ -45,7 +45,5 @@ def nsd(
 
 
 @pytest.fixture
-def dns(nsd: NsdServer) -> Iterator[NetworkDnsClient]:
-    client = make_dns_client([nsd.nameserver], timeout=2.0, retries=1)
-    yield client
-    client.close()
+def dns(nsd: NsdServer) -> NetworkDnsClient:
+    return make_dns_client([nsd.nameserver], timeout=2.0, retries=1)
