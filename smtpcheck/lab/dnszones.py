@@ -110,23 +110,43 @@ def _dkim(selector: str, record: str) -> str:
     return _txt(f"{selector}._domainkey", record)
 
 
+MAILJET_RECORD = "v=spf1 include:spf.mailjet.com -all"
+
+
+def _mailjet(domain: str, description: str, records: str, dkim: str | None) -> Scenario:
+    """A Mailjet domain: ``records`` plus its DKIM key record unless ``dkim`` is None."""
+    if dkim is not None:
+        records += "\n" + _dkim("mailjet", dkim)
+    return Scenario(domain, "mailjet", description, records)
+
+
 def build_scenarios(keys: DkimKeys) -> tuple[Scenario, ...]:
     """Every scenario of the DNS scenario table (tests/dns/test_scenarios.py)."""
     k2048 = f"v=DKIM1; k=rsa; p={keys.p('rsa2048')}"
-    mailjet = "v=spf1 include:spf.mailjet.com -all"
-
-    def mj(domain: str, description: str, records: str, dkim: str | None = k2048) -> Scenario:
-        """A Mailjet domain: ``records`` plus its DKIM key unless ``dkim`` is None."""
-        if dkim is not None:
-            records += "\n" + _dkim("mailjet", dkim)
-        return Scenario(domain, "mailjet", description, records)
-
-    news = [_txt("news", mailjet), "news MX 10 mx", _txt("mailjet._domainkey.news", k2048)]
     scenarios = [
-        mj(
+        *_provider_scenarios(keys, k2048),
+        *_ses_scenarios(),
+        *_spf_scenarios(k2048),
+        *_dkim_scenarios(keys, k2048),
+        *_dmarc_and_mx_scenarios(k2048),
+    ]
+    return tuple(
+        Scenario(
+            s.domain, s.provider, s.description, s.records.replace("{d}", s.domain), s.overrides
+        )
+        for s in scenarios
+    )
+
+
+def _provider_scenarios(keys: DkimKeys, k2048: str) -> list[Scenario]:
+    """A correct domain per provider (SES: _ses_scenarios) and for a custom relay."""
+    news = [_txt("news", MAILJET_RECORD), "news MX 10 mx", _txt("mailjet._domainkey.news", k2048)]
+    return [
+        _mailjet(
             "good-mailjet.example",
             "Mailjet, correct; news. has no DMARC (organisational fallback)",
-            _base(mailjet) + "\n" + "\n".join(news),
+            _base(MAILJET_RECORD) + "\n" + "\n".join(news),
+            k2048,
         ),
         Scenario(
             "good-sendpulse.example",
@@ -134,7 +154,6 @@ def build_scenarios(keys: DkimKeys) -> tuple[Scenario, ...]:
             "SendPulse, correct",
             _base("v=spf1 include:mxsspf.sendpulse.com ~all") + "\n" + _dkim("sign", k2048),
         ),
-        *_ses_scenarios(),
         Scenario(
             "good-custom.example",
             "iredmail",
@@ -144,58 +163,73 @@ def build_scenarios(keys: DkimKeys) -> tuple[Scenario, ...]:
             + _dkim("dkim", f"v=DKIM1; k=ed25519; p={keys.p('ed25519')}"),
             {"iredmail": CUSTOM_RELAY},
         ),
-        mj("eleven-lookups.example", "11 DNS-querying terms through includes", _eleven()),
-        mj(
-            "three-void.example",
-            "3 void lookups",
-            _base("v=spf1 include:spf.mailjet.com a:nx1.{d} a:nx2.{d} mx:nx3.{d} -all"),
+    ]
+
+
+def _spf_scenarios(k2048: str) -> list[Scenario]:
+    loop = "\n".join(
+        [
+            _base("v=spf1 include:spf.mailjet.com include:loop-a.{d} -all"),
+            _txt("loop-a", "v=spf1 include:loop-b.{d} -all"),
+            _txt("loop-b", "v=spf1 include:loop-a.{d} -all"),
+        ]
+    )
+    three_void = "v=spf1 include:spf.mailjet.com a:nx1.{d} a:nx2.{d} mx:nx3.{d} -all"
+    two = _base(MAILJET_RECORD) + "\n" + _txt("@", CUSTOM_SPF)
+    return [
+        _mailjet("eleven-lookups.example", "11 DNS-querying terms", _eleven(), k2048),
+        _mailjet("three-void.example", "3 void lookups", _base(three_void), k2048),
+        _mailjet("include-loop.example", "include loop", loop, k2048),
+        _mailjet("plus-all.example", "+all", _base("v=spf1 include:spf.mailjet.com +all"), k2048),
+        _mailjet("two-spf.example", "two SPF records", two, k2048),
+        _mailjet(
+            "missing-include.example", "no include", _base("v=spf1 ip4:192.0.2.10 mx ~all"), k2048
         ),
-        mj(
-            "include-loop.example",
-            "include loop",
-            _base("v=spf1 include:spf.mailjet.com include:loop-a.{d} -all")
-            + "\n"
-            + _txt("loop-a", "v=spf1 include:loop-b.{d} -all")
-            + "\n"
-            + _txt("loop-b", "v=spf1 include:loop-a.{d} -all"),
-        ),
-        mj("plus-all.example", "+all", _base("v=spf1 include:spf.mailjet.com +all")),
-        mj("two-spf.example", "two SPF records", _base(mailjet) + "\n" + _txt("@", CUSTOM_SPF)),
-        mj(
-            "missing-include.example", "no provider include", _base("v=spf1 ip4:192.0.2.10 mx ~all")
-        ),
-        mj("ptr.example", "ptr and ?all", _base("v=spf1 ptr include:spf.mailjet.com ?all")),
-        mj("weak-key.example", "512-bit key", _base(mailjet), f"v=DKIM1; k=rsa; p={RSA_512_P}"),
-        mj("short-key.example", "1024-bit key", _base(mailjet), f"v=DKIM1; p={keys.p('rsa1024')}"),
-        mj("revoked-key.example", "revoked key", _base(mailjet), "v=DKIM1; k=rsa; p="),
-        mj("testing-key.example", "t=y", _base(mailjet), k2048 + "; t=y"),
-        mj("sha1-key.example", "h=sha1", _base(mailjet), k2048.replace("k=rsa", "h=sha1; k=rsa")),
-        mj("no-dkim.example", "Mailjet without its DKIM key", _base(mailjet), None),
-        mj("p-none.example", "p=none", _base(mailjet, dmarc="v=DMARC1; p=none")),
-        mj("no-dmarc.example", "no DMARC record", _base(mailjet, dmarc=None)),
-        mj(
-            "rua-authorised.example",
-            "external rua authorised",
-            _base(mailjet, dmarc="v=DMARC1; p=reject; rua=mailto:agg@reports.example"),
-        ),
-        mj(
-            "rua-unauthorised.example",
-            "external rua not authorised",
-            _base(mailjet, dmarc="v=DMARC1; p=reject; rua=mailto:agg@reports.example"),
-        ),
-        mj("null-mx.example", "null MX", _base(mailjet, mx="0 .")),
-        mj(
-            "implicit-mx.example",
-            "no MX, an A record",
-            _base(mailjet, mx=None) + "\n@ A 192.0.2.26",
+        _mailjet(
+            "ptr.example", "ptr, ?all", _base("v=spf1 ptr include:spf.mailjet.com ?all"), k2048
         ),
     ]
-    return tuple(
-        Scenario(
-            s.domain, s.provider, s.description, s.records.replace("{d}", s.domain), s.overrides
-        )
-        for s in scenarios
-    )
+
+
+def _dkim_scenarios(keys: DkimKeys, k2048: str) -> list[Scenario]:
+    base = _base(MAILJET_RECORD)
+    return [
+        _mailjet("weak-key.example", "512-bit key", base, f"v=DKIM1; k=rsa; p={RSA_512_P}"),
+        _mailjet("short-key.example", "1024-bit key", base, f"v=DKIM1; p={keys.p('rsa1024')}"),
+        _mailjet("revoked-key.example", "revoked key", base, "v=DKIM1; k=rsa; p="),
+        _mailjet("testing-key.example", "t=y", base, k2048 + "; t=y"),
+        _mailjet("sha1-key.example", "h=sha1", base, k2048.replace("k=rsa", "h=sha1; k=rsa")),
+        _mailjet("no-dkim.example", "Mailjet without its DKIM key", base, None),
+    ]
+
+
+def _dmarc_and_mx_scenarios(k2048: str) -> list[Scenario]:
+    external = "v=DMARC1; p=reject; rua=mailto:agg@reports.example"
+    return [
+        _mailjet(
+            "p-none.example", "p=none", _base(MAILJET_RECORD, dmarc="v=DMARC1; p=none"), k2048
+        ),
+        _mailjet("no-dmarc.example", "no DMARC record", _base(MAILJET_RECORD, dmarc=None), k2048),
+        _mailjet(
+            "rua-authorised.example",
+            "external rua authorised",
+            _base(MAILJET_RECORD, external),
+            k2048,
+        ),
+        _mailjet(
+            "rua-unauthorised.example",
+            "external rua not authorised",
+            _base(MAILJET_RECORD, external),
+            k2048,
+        ),
+        _mailjet("null-mx.example", "null MX", _base(MAILJET_RECORD, mx="0 ."), k2048),
+        _mailjet(
+            "implicit-mx.example",
+            "no MX, an A record",
+            _base(MAILJET_RECORD, mx=None) + "\n@ A 192.0.2.26",
+            k2048,
+        ),
+    ]
 
 
 def _eleven() -> str:

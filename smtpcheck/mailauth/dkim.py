@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from smtpcheck.catalogue import get_control
 from smtpcheck.findings import EvidenceValue, Finding, Status
-from smtpcheck.mailauth.profile import DnsProfile, failing, skip_without_provider
+from smtpcheck.mailauth.client import DnsAnswer, DnsClient, Outcome, normalize_name
+from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.records import Issue, parse_tag_list
 from smtpcheck.mailauth.remedy import RecordToPublish, describe_records
-from smtpcheck.mailauth.resolver import DnsAnswer, DnsClient, Outcome, normalize_name
+from smtpcheck.mailauth.verdicts import failing, finding_from_issues, skip_without_provider
 
 MIN_RSA_BITS = 1024  # RFC 8301 §3.2: verifiers MUST NOT accept smaller keys
 ADVISED_RSA_BITS = 2048  # RFC 8301 §3.2: signers SHOULD use at least 2048 bits
@@ -247,13 +248,11 @@ def evaluate_dkim_keys(
         "records": tuple(r for f in published for r in f.answer.records),
         "issues": tuple(issue.describe() for issue in issues),
     }
-    fatal = [issue for issue in issues if issue.fatal]
-    if fatal:
-        refs = tuple(dict.fromkeys(issue.reference for issue in fatal))
-        return control.finding(domain, Status.FAIL, fatal[0].message, evidence, references=refs)
-    if failed:
-        return control.finding(domain, Status.ERROR, f"DKIM lookup failed: {failed[0]}", evidence)
-    if issues:
-        refs = tuple(dict.fromkeys(issue.reference for issue in issues))
-        return control.finding(domain, Status.WARN, issues[0].message, evidence, references=refs)
-    return control.finding(domain, Status.PASS, f"{len(keys)} DKIM key(s) sound", evidence)
+    return finding_from_issues(
+        control,
+        domain,
+        issues,
+        evidence,
+        passed=f"{len(keys)} DKIM key(s) sound",
+        failures=[f"DKIM lookup failed: {detail}" for detail in failed],
+    )

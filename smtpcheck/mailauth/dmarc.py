@@ -18,8 +18,8 @@ from types import MappingProxyType
 
 from publicsuffixlist import PublicSuffixList
 
+from smtpcheck.mailauth.client import DnsAnswer, DnsClient, Outcome, normalize_name
 from smtpcheck.mailauth.records import Issue, parse_tag_list
-from smtpcheck.mailauth.resolver import DnsAnswer, DnsClient, Outcome, normalize_name
 
 POLICIES = ("none", "quarantine", "reject")
 _S6_3 = "RFC 7489 §6.3"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smtpcheck.catalogue import get_control
+from smtpcheck.catalogue import Control, get_control
 from smtpcheck.findings import EvidenceValue, Finding, Status
+from smtpcheck.mailauth.client import Outcome
 from smtpcheck.mailauth.dkim import DkimSelectorFacts, parse_dkim_key
 from smtpcheck.mailauth.dmarc import DmarcFacts, authorises, is_external, organisational_domain
-from smtpcheck.mailauth.profile import DnsProfile, failing, skip_without_provider
+from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.remedy import RecordToPublish, describe_records
-from smtpcheck.mailauth.resolver import Outcome
 from smtpcheck.mailauth.spftree import SpfTree, analyse_spf
+from smtpcheck.mailauth.verdicts import failing, finding_from_issues, skip_without_provider
 from smtpcheck.providers import Confidence
 
 
@@ -35,6 +36,16 @@ def _new_record(facts: DmarcFacts, policy: str) -> RecordToPublish:
     value = f"v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{facts.domain}"
     note = f"dmarc-reports@{facts.domain} stands for the mailbox that should receive reports"
     return RecordToPublish(f"_dmarc.{facts.domain}", "TXT", value, note)
+
+
+def _without_record(
+    control: Control, facts: DmarcFacts, evidence: dict[str, EvidenceValue]
+) -> Finding:
+    """A control about the record, when there is no single record: error if DNS failed."""
+    if facts.effective.failed:
+        return control.finding(facts.domain, Status.ERROR, facts.effective.describe(), evidence)
+    summary = "not exactly one DMARC record (DMARC-01)"
+    return control.finding(facts.domain, Status.SKIP, summary, evidence)
 
 
 def evaluate_dmarc_published(facts: DmarcFacts) -> Finding:
@@ -74,24 +85,12 @@ def evaluate_dmarc_tags(facts: DmarcFacts) -> Finding:
     record = facts.record
     evidence = _evidence(facts)
     if record is None:
-        if facts.effective.failed:
-            return control.finding(facts.domain, Status.ERROR, facts.effective.describe(), evidence)
-        return control.finding(
-            facts.domain, Status.SKIP, "not exactly one DMARC record (DMARC-01)", evidence
-        )
+        return _without_record(control, facts, evidence)
     evidence["tags"] = tuple(f"{name}={value}" for name, value in record.tags.items())
     evidence["issues"] = tuple(issue.describe() for issue in record.issues)
-    fatal = [issue for issue in record.issues if issue.fatal]
-    refs = tuple(dict.fromkeys(issue.reference for issue in (fatal or record.issues)))
-    if fatal:
-        return control.finding(
-            facts.domain, Status.FAIL, fatal[0].message, evidence, references=refs
-        )
-    if record.issues:
-        return control.finding(
-            facts.domain, Status.WARN, record.issues[0].message, evidence, references=refs
-        )
-    return control.finding(facts.domain, Status.PASS, "tags and values valid", evidence)
+    return finding_from_issues(
+        control, facts.domain, record.issues, evidence, passed="tags and values valid"
+    )
 
 
 def evaluate_dmarc_policy(facts: DmarcFacts) -> Finding:
@@ -136,11 +135,7 @@ def evaluate_dmarc_reports(facts: DmarcFacts) -> Finding:
     record = facts.record
     evidence = _evidence(facts)
     if record is None:
-        if facts.effective.failed:
-            return control.finding(facts.domain, Status.ERROR, facts.effective.describe(), evidence)
-        return control.finding(
-            facts.domain, Status.SKIP, "no single DMARC record (DMARC-01)", evidence
-        )
+        return _without_record(control, facts, evidence)
     uris = (*record.rua, *record.ruf)
     if not uris:
         return control.finding(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from smtpcheck.findings import Finding
+from smtpcheck.mailauth.client import DnsClient, FailingDnsClient, normalize_name
 from smtpcheck.mailauth.dkim import (
     DkimSelectorFacts,
     evaluate_dkim_keys,
@@ -35,7 +36,6 @@ from smtpcheck.mailauth.dmarccontrols import (
 )
 from smtpcheck.mailauth.mx import MxFacts, evaluate_mx, fetch_mx
 from smtpcheck.mailauth.profile import DnsProfile
-from smtpcheck.mailauth.resolver import DnsClient, FailingDnsClient, normalize_name
 from smtpcheck.mailauth.spfcontrols import (
     evaluate_spf_authorises,
     evaluate_spf_published,

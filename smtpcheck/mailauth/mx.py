@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from smtpcheck.catalogue import get_control
 from smtpcheck.findings import EvidenceValue, Finding, Status
-from smtpcheck.mailauth.resolver import (
+from smtpcheck.mailauth.client import (
     DnsAnswer,
     DnsClient,
     Outcome,

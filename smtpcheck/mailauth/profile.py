@@ -22,9 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from smtpcheck.catalogue import get_control
 from smtpcheck.errors import ConfigError
-from smtpcheck.findings import Finding, Status
 from smtpcheck.mailauth.resolver import normalize_name
 from smtpcheck.providers import Confidence, Provider
 
@@ -110,17 +108,3 @@ def _choice(provider: Provider, key: str, choices: tuple[str, ...]) -> str:
     if value is None or value not in choices:
         raise ConfigError(f"providers.{provider.key}.{key} must be one of {', '.join(choices)}")
     return value
-
-
-def failing(confidence: Confidence) -> Status:
-    """``fail``, or ``warn`` when the conclusion rests on an unconfirmed (U) provider fact."""
-    return Status.WARN if confidence is Confidence.UNCONFIRMED else Status.FAIL
-
-
-def skip_without_provider(control_id: str, domain: str) -> Finding:
-    return get_control(control_id).finding(
-        domain,
-        Status.SKIP,
-        f"no relay provider is known for {domain}: nothing provider-specific to check",
-        {"provider": None},
-    )

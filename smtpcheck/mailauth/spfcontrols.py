@@ -7,13 +7,29 @@ from collections.abc import Sequence
 
 from smtpcheck.catalogue import get_control
 from smtpcheck.findings import EvidenceValue, Finding, Status
-from smtpcheck.mailauth.profile import DnsProfile, failing, skip_without_provider
+from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.records import Issue
 from smtpcheck.mailauth.remedy import RecordToPublish, describe_records
 from smtpcheck.mailauth.spf import MAX_DNS_LOOKUPS, MAX_STRING_OCTETS, SpfRecord
 from smtpcheck.mailauth.spftree import SpfAnalysis, SpfTree, analyse_spf
+from smtpcheck.mailauth.verdicts import failing, finding_from_issues, skip_without_provider
 
 _SPF02_WARNINGS = frozenset({"size", "after-all", "redirect-ignored", "unknown-modifier"})
+_SPF02_ADVICE = {
+    "too-many-lookups": "Bring the DNS-querying terms (include, a, mx, ptr, exists, redirect) "
+    "to 10 or fewer through the whole tree: replace a, mx and your own includes by the "
+    "ip4:/ip6: ranges they stand for, and drop includes of senders no longer used.",
+    "too-many-void-lookups": "Remove the terms naming domains that have no such records: "
+    "each empty or NXDOMAIN answer is a void lookup.",
+    "loop": "Break the loop: no include/redirect chain may lead back to a record in it.",
+    "target-unusable": "Point include: and redirect= only at names with exactly one SPF record.",
+    "too-many-mx": "Replace the mx term with ip4:/ip6: ranges or a: names for the senders.",
+    "multiple-records": "Publish a single SPF record at the name.",
+    "long-string": "Split the record into quoted strings of at most 255 octets in one TXT record.",
+    "syntax": "Correct the terms named in the evidence (RFC 7208 §12 gives the grammar).",
+    "duplicate-redirect": "Keep one redirect= modifier.",
+    "duplicate-exp": "Keep one exp= modifier.",
+}
 
 
 def _evidence(analysis: SpfAnalysis) -> dict[str, EvidenceValue]:
@@ -82,21 +98,17 @@ def evaluate_spf_valid(domain: str, profile: DnsProfile | None, tree: SpfTree) -
         "issues": tuple(issue.describe() for issue in issues),
         "dns_failures": analysis.failures,
     }
-    fatal = [issue for issue in issues if issue.fatal]
-    if fatal:
-        refs = tuple(dict.fromkeys(issue.reference for issue in fatal))
-        summary = f"permerror: {fatal[0].message}"
-        return control.finding(domain, Status.FAIL, summary, evidence, references=refs)
-    if analysis.failures:
-        summary = f"part of the SPF tree could not be fetched: {analysis.failures[0]}"
-        return control.finding(domain, Status.ERROR, summary, evidence)
-    if issues:
-        refs = tuple(dict.fromkeys(issue.reference for issue in issues))
-        return control.finding(domain, Status.WARN, issues[0].message, evidence, references=refs)
-    summary = (
-        f"valid: {analysis.lookups}/{MAX_DNS_LOOKUPS} DNS lookups, {analysis.void_lookups} void"
+    return finding_from_issues(
+        control,
+        domain,
+        issues,
+        evidence,
+        passed=f"valid: {analysis.lookups}/{MAX_DNS_LOOKUPS} DNS lookups, "
+        f"{analysis.void_lookups} void",
+        failures=[f"part of the SPF tree could not be fetched: {f}" for f in analysis.failures],
+        summary_prefix="permerror: ",
+        advice=_SPF02_ADVICE,
     )
-    return control.finding(domain, Status.PASS, summary, evidence)
 
 
 def merged_spf_record(record: SpfRecord | None, include: str) -> str:

@@ -13,7 +13,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 
-from smtpcheck.mailauth.resolver import DnsAnswer, DnsClient, normalize_name
+from smtpcheck.mailauth.client import DnsAnswer, DnsClient, normalize_name
 from smtpcheck.mailauth.spf import (
     MAX_DNS_LOOKUPS,
     MAX_MX_NAMES,

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from smtpcheck.mailauth.client import DnsAnswer, DnsClient, normalize_name
 from smtpcheck.mailauth.records import Issue
-from smtpcheck.mailauth.resolver import DnsAnswer, DnsClient, normalize_name
 from smtpcheck.mailauth.spf import (
     MAX_DNS_LOOKUPS,
     MAX_MX_NAMES,

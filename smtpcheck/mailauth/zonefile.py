@@ -21,7 +21,7 @@ import dns.rdatatype
 import dns.zone
 
 from smtpcheck.errors import ConfigError
-from smtpcheck.mailauth.resolver import (
+from smtpcheck.mailauth.client import (
     DnsAnswer,
     DnsClient,
     Outcome,

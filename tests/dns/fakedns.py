@@ -38,6 +38,9 @@ class _UdpServer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.sock.close()
 
 
@@ -84,15 +87,10 @@ class _ThreadedServer(_UdpServer):
         response.set_rcode(rcode)
         self.sock.sendto(response.to_wire(), address)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._stop.set()
         self._thread.join(2)
-        super().__exit__(exc_type, exc, tb)
+        super().close()
 
 
 class TruncatingServer(_ThreadedServer):

@@ -147,8 +147,10 @@ def test_lookup_and_void_counts_in_evidence(
     assert eleven[2]["dns_lookups"] == 11
     void = _finding(facts_for(scenarios, "three-void.example", dns), "SPF-02")
     assert void[2]["void_lookups"] == 3
+    assert "ip4:/ip6: ranges they stand for" in eleven[3]
     loop = _finding(facts_for(scenarios, "include-loop.example", dns), "SPF-02")
     assert "include loop" in loop[1]
+    assert loop[3].startswith("Break the loop")
 
 
 def test_missing_include_remediation(
