@@ -16,6 +16,9 @@ in ``Provider.extra`` (built-in in ``data/providers.toml``; a config file can se
     self-hosted relay such as iRedMail), so SPF on the From domain aligns.
 ``dkim_cname_suffix``
     For ``dkim_record = "cname"``: the domain every selector's CNAME must point under.
+``dkim_cname_target``
+    For ``dkim_record = "cname"``: the CNAME target to publish, ``{selector}`` standing for the
+    selector (SES: ``{selector}.dkim.amazonses.com``), used in remediation text.
 """
 
 from __future__ import annotations

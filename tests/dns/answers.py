@@ -1,8 +1,21 @@
-"""DnsAnswer values for the pure evaluator tests: data, not mocks (the evaluators read data)."""
+"""DnsAnswer values and provider profiles for the pure evaluator tests: data, not mocks."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import DnsAnswer, Outcome
+from smtpcheck.providers import ProviderCatalogue
+
+
+def profile(key: str, **overrides: Any) -> DnsProfile:
+    """The DNS profile of a built-in provider, with config-style overrides."""
+    provider = (
+        ProviderCatalogue.builtin().with_overrides({key: overrides} if overrides else {}).get(key)
+    )
+    assert provider is not None, key
+    return DnsProfile.of(provider)
 
 
 def txt(name: str, *texts: str) -> DnsAnswer:

@@ -16,10 +16,8 @@ from smtpcheck.mailauth.dkim import (
     evaluate_dkim_published,
     parse_dkim_key,
 )
-from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import DnsAnswer, Outcome
-from smtpcheck.providers import ProviderCatalogue
-from tests.dns.answers import nxdomain, timeout, txt
+from tests.dns.answers import nxdomain, profile, timeout, txt
 
 
 def _rsa_p(bits: int, fmt: PublicFormat = PublicFormat.SubjectPublicKeyInfo) -> str:
@@ -32,39 +30,42 @@ P1024 = _rsa_p(1024)
 P_ED = base64.b64encode(
     ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 ).decode()
-CATALOGUE = ProviderCatalogue.builtin()
-MAILJET = DnsProfile.of(CATALOGUE.get("mailjet"))  # type: ignore[arg-type]
-SES = DnsProfile.of(CATALOGUE.get("ses"))  # type: ignore[arg-type]
+MAILJET = profile("mailjet")
+SES = profile("ses")
+
+
+PARSE_CASES: list[tuple[str, str, int | None, list[str]]] = [
+    (f"v=DKIM1; k=rsa; p={P2048}", "rsa", 2048, []),
+    (f"k=rsa; p={P2048}", "rsa", 2048, []),  # v= is optional (RFC 6376 §3.6.1)
+    (f"p={P2048}", "rsa", 2048, []),  # k= defaults to rsa
+    (f"v=DKIM1; p={P2048[:100]} {P2048[100:]}", "rsa", 2048, []),  # FWS inside base64
+    (f"v=DKIM1; p={_rsa_p(2048, PublicFormat.PKCS1)}", "rsa", 2048, []),  # bare RSAPublicKey
+    (f"v=DKIM1; p={P1024}", "rsa", 1024, ["short-key"]),
+    (f"v=DKIM1; k=rsa; p={RSA_512_P}", "rsa", 512, ["weak-key"]),
+    (f"v=DKIM1; k=ed25519; p={P_ED}", "ed25519", 256, []),
+    ("v=DKIM1; k=rsa; p=", "rsa", None, ["revoked"]),
+    ("v=DKIM1; k=rsa", "rsa", None, ["no-key"]),
+    ("v=DKIM1; k=dsa; p=AAAA", "dsa", None, ["key-type"]),
+    ("v=DKIM1; p=not*base64", "rsa", None, ["key-data"]),
+    (f"v=DKIM1; k=ed25519; p={P2048}", "ed25519", None, ["key-data"]),
+    (f"v=DKIM1; k=rsa; p={P_ED}", "rsa", None, ["key-data"]),
+    (f"k=rsa; v=DKIM1; p={P2048}", "rsa", 2048, ["version"]),  # v= must come first
+    (f"v=DKIM2; p={P2048}", "rsa", 2048, ["version"]),
+    (f"v=DKIM1; h=sha1; p={P2048}", "rsa", 2048, ["sha1-only"]),
+    (f"v=DKIM1; h=sha1:sha256; p={P2048}", "rsa", 2048, []),
+    (f"v=DKIM1; s=tlsrpt; p={P2048}", "rsa", 2048, ["service"]),
+    (f"v=DKIM1; s=email:tlsrpt; p={P2048}", "rsa", 2048, []),
+    (f"v=DKIM1; t=y; p={P2048}", "rsa", 2048, ["testing"]),
+    (f"v=DKIM1; t=s; p={P2048}", "rsa", 2048, []),
+    (f"v=DKIM1; p={P2048}; p={P2048}", "rsa", 2048, ["syntax"]),  # duplicate tag (§3.2)
+    (f"v=DKIM1; P={P2048}", "rsa", None, ["no-key"]),  # tag names are case-sensitive
+]
 
 
 @pytest.mark.parametrize(
     ("text", "kind", "bits", "codes"),
-    [
-        (f"v=DKIM1; k=rsa; p={P2048}", "rsa", 2048, []),
-        (f"k=rsa; p={P2048}", "rsa", 2048, []),  # v= is optional (RFC 6376 §3.6.1)
-        (f"p={P2048}", "rsa", 2048, []),  # k= defaults to rsa
-        (f"v=DKIM1; p={P2048[:100]} {P2048[100:]}", "rsa", 2048, []),  # FWS inside base64
-        (f"v=DKIM1; p={_rsa_p(2048, PublicFormat.PKCS1)}", "rsa", 2048, []),  # bare RSAPublicKey
-        (f"v=DKIM1; p={P1024}", "rsa", 1024, ["short-key"]),
-        (f"v=DKIM1; k=rsa; p={RSA_512_P}", "rsa", 512, ["weak-key"]),
-        (f"v=DKIM1; k=ed25519; p={P_ED}", "ed25519", 256, []),
-        ("v=DKIM1; k=rsa; p=", "rsa", None, ["revoked"]),
-        ("v=DKIM1; k=rsa", "rsa", None, ["no-key"]),
-        ("v=DKIM1; k=dsa; p=AAAA", "dsa", None, ["key-type"]),
-        ("v=DKIM1; p=not*base64", "rsa", None, ["key-data"]),
-        (f"v=DKIM1; k=ed25519; p={P2048}", "ed25519", None, ["key-data"]),
-        (f"v=DKIM1; k=rsa; p={P_ED}", "rsa", None, ["key-data"]),
-        (f"k=rsa; v=DKIM1; p={P2048}", "rsa", 2048, ["version"]),  # v= must come first
-        (f"v=DKIM2; p={P2048}", "rsa", 2048, ["version"]),
-        (f"v=DKIM1; h=sha1; p={P2048}", "rsa", 2048, ["sha1-only"]),
-        (f"v=DKIM1; h=sha1:sha256; p={P2048}", "rsa", 2048, []),
-        (f"v=DKIM1; s=tlsrpt; p={P2048}", "rsa", 2048, ["service"]),
-        (f"v=DKIM1; s=email:tlsrpt; p={P2048}", "rsa", 2048, []),
-        (f"v=DKIM1; t=y; p={P2048}", "rsa", 2048, ["testing"]),
-        (f"v=DKIM1; t=s; p={P2048}", "rsa", 2048, []),
-        (f"v=DKIM1; p={P2048}; p={P2048}", "rsa", 2048, ["syntax"]),  # duplicate tag (§3.2)
-        (f"v=DKIM1; P={P2048}", "rsa", None, ["no-key"]),  # tag names are case-sensitive
-    ],
+    PARSE_CASES,
+    ids=[f"{n}-{'+'.join(case[3]) or 'ok'}" for n, case in enumerate(PARSE_CASES)],  # keys vary
 )
 def test_parse_key(text: str, kind: str, bits: int | None, codes: list[str]) -> None:
     key = parse_dkim_key(text)
@@ -126,9 +127,6 @@ def test_ses_selector_must_be_a_cname_under_amazonses() -> None:
 
 
 def test_unconfirmed_provider_fact_warns_instead_of_failing() -> None:
-    provider = CATALOGUE.with_overrides({"mailjet": {"dkim_confidence": "U"}}).get("mailjet")
-    assert provider is not None
-    finding = evaluate_dkim_published(
-        "example.com", DnsProfile.of(provider), [_facts(N, nxdomain(N))]
-    )
+    unconfirmed = profile("mailjet", dkim_confidence="U")
+    finding = evaluate_dkim_published("example.com", unconfirmed, [_facts(N, nxdomain(N))])
     assert finding.status is Status.WARN

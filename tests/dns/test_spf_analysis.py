@@ -7,7 +7,6 @@ from types import MappingProxyType
 import pytest
 
 from smtpcheck.findings import Status
-from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import DnsAnswer
 from smtpcheck.mailauth.spf import parse_spf_record
 from smtpcheck.mailauth.spfcontrols import (
@@ -18,11 +17,10 @@ from smtpcheck.mailauth.spfcontrols import (
     merged_spf_record,
 )
 from smtpcheck.mailauth.spftree import SpfTree, analyse_spf
-from smtpcheck.providers import ProviderCatalogue
-from tests.dns.answers import nxdomain, records, timeout, txt
+from tests.dns.answers import nxdomain, profile, records, timeout, txt
 
 D = "example.com"
-MAILJET = DnsProfile.of(ProviderCatalogue.builtin().get("mailjet"))  # type: ignore[arg-type]
+MAILJET = profile("mailjet")
 MJ_SPF = txt("spf.mailjet.com", "v=spf1 ip4:192.0.2.0/24 -all")
 
 
