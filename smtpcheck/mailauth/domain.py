@@ -1,9 +1,11 @@
 """Everything the DNS controls need about one sending domain, fetched once; and the controls.
 
-:func:`fetch_domain_facts` does all the lookups for a domain (first round concurrently: SPF,
-DMARC, DKIM selectors, MX, the provider's include; then the SPF tree round by round, DMARC
-fallback and report authorisations). It never raises for a DNS problem: failures are answers,
-and the evaluators in :data:`DNS_CONTROLS` turn them into ``error`` findings.
+:func:`fetch_domain_facts` does all the lookups for a domain (first round at once: SPF, DMARC
+at the domain and at its organisational domain, DKIM selectors, MX, the custom MAIL FROM and the
+provider's include; then the SPF tree round by round, report authorisations, MX host
+addresses). :func:`fetch_all_domain_facts` does several domains at once. Neither raises for a
+DNS problem: failures are answers, and the evaluators in :data:`DNS_CONTROLS` turn them into
+``error`` findings.
 
 A run creates one :class:`DnsClient` and passes it to every call: each (name, type) is then
 asked once however many domains (and hosts) share it.

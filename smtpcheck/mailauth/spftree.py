@@ -1,8 +1,9 @@
 """SPF include/redirect expansion (the fetch loop) and the static analysis of what it fetched.
 
 :func:`fetch_spf_tree` asks, round by round and each round concurrently, every question a
-receiver could need for the given SPF roots: the TXT of each include/redirect target, the A/AAAA
-of ``a`` terms, the MX of ``mx`` terms and their hosts' addresses, the A of ``exists``.
+receiver could need for the given SPF roots: the TXT of each include/redirect target, the
+addresses of ``a`` terms and of ``mx`` terms' hosts (A, and AAAA only where A gives none: enough
+to tell a void lookup), the MX of ``mx`` terms, the A of ``exists``.
 :func:`analyse_spf` then walks those answers without any I/O, counting DNS-querying terms and
 void lookups the way a receiver evaluating the whole record would (RFC 7208 §4.6.4).
 
