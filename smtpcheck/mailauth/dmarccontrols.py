@@ -27,12 +27,14 @@ def _evidence(facts: DmarcFacts) -> dict[str, EvidenceValue]:
     return evidence
 
 
-def _new_record(facts: DmarcFacts, policy: str) -> RecordToPublish:
+def _new_record(facts: DmarcFacts, policy: str, tag: str = "p") -> RecordToPublish:
+    """The record to publish with ``tag`` (p or sp) set to ``policy``, other tags kept."""
     record = facts.record
     if record is not None:
-        tags = {name: value for name, value in record.tags.items() if name not in ("v", "p")}
-        rest = "".join(f"; {name}={value}" for name, value in tags.items())
-        return RecordToPublish(f"_dmarc.{facts.location}", "TXT", f"v=DMARC1; p={policy}{rest}")
+        tags = {name: value for name, value in record.tags.items() if name != "v"}
+        tags = {"p": tags.pop("p", policy), **tags} | {tag: policy}
+        value = "; ".join(["v=DMARC1", *(f"{name}={value}" for name, value in tags.items())])
+        return RecordToPublish(f"_dmarc.{facts.location}", "TXT", value)
     value = f"v=DMARC1; p={policy}; rua=mailto:dmarc-reports@{facts.domain}"
     note = f"dmarc-reports@{facts.domain} stands for the mailbox that should receive reports"
     return RecordToPublish(f"_dmarc.{facts.domain}", "TXT", value, note)
@@ -118,7 +120,7 @@ def evaluate_dmarc_policy(facts: DmarcFacts) -> Finding:
     if policy == "none":
         remediation = describe_records(
             "Once reports show aligned passes for all legitimate mail, enforce the policy:",
-            [_new_record(facts, "quarantine")],
+            [_new_record(facts, "quarantine", tag)],
         )
         return control.finding(
             facts.domain, Status.WARN, f"{tag}=none: monitoring only", evidence, remediation

@@ -162,6 +162,19 @@ def test_missing_record_remediation_is_a_pasteable_record() -> None:
     )
 
 
+def test_inherited_sp_none_remediation_tightens_sp() -> None:
+    dmarc = facts(
+        "mail.example.com",
+        nxdomain("_dmarc.mail.example.com"),
+        txt(D, "v=DMARC1; p=reject; sp=none"),
+    )
+    finding = evaluate_dmarc_policy(dmarc)
+    assert finding.summary == "sp=none: monitoring only"
+    assert (
+        '_dmarc.example.com. 3600 IN TXT "v=DMARC1; p=reject; sp=quarantine"' in finding.remediation
+    )
+
+
 def test_p_none_remediation_keeps_the_other_tags() -> None:
     record = "v=DMARC1; p=none; rua=mailto:d@example.com; adkim=s"
     finding = evaluate_dmarc_policy(facts("example.com", txt(D, record)))
