@@ -116,6 +116,110 @@ CONTROLS: Mapping[str, Control] = {
             Severity.HIGH,
             ("RFC 8314 §3", _DOC),
         ),
+        # DNS of the from-domain (SPEC §4, target: domain)
+        Control(
+            "SPF-01",
+            Layer.DNS,
+            "One SPF record",
+            "exactly one SPF record (TXT starting v=spf1) is published",
+            Severity.HIGH,
+            ("RFC 7208 §4.5", "RFC 7208 §3.1"),
+        ),
+        Control(
+            "SPF-02",
+            Layer.DNS,
+            "SPF record valid and evaluable",
+            "valid syntax, at most 10 DNS-querying terms through the whole include/redirect "
+            "tree, at most 2 void lookups, no loops, TXT strings of at most 255 octets",
+            Severity.HIGH,
+            ("RFC 7208 §4.6", "RFC 7208 §4.6.4", "RFC 7208 §3.3"),
+        ),
+        Control(
+            "SPF-03",
+            Layer.DNS,
+            "SPF authorises the provider",
+            "the provider's include is reachable in the SPF tree of the name SPF is evaluated "
+            "for (the MAIL FROM domain)",
+            Severity.HIGH,
+            ("RFC 7208 §5.2", "RFC 7208 §2.4"),
+        ),
+        Control(
+            "SPF-04",
+            Layer.DNS,
+            "SPF restrictive",
+            "the record ends in -all or ~all (+all fails, ?all or no all warns) and uses no ptr",
+            Severity.MEDIUM,
+            ("RFC 7208 §5.1", "RFC 7208 §5.5"),
+        ),
+        Control(
+            "DKIM-01",
+            Layer.DNS,
+            "Provider DKIM selectors published",
+            "the provider's DKIM selector(s) are published for the domain (TXT, or a CNAME "
+            "chain where the provider uses CNAMEs)",
+            Severity.HIGH,
+            ("RFC 6376 §3.6.2",),
+        ),
+        Control(
+            "DKIM-02",
+            Layer.DNS,
+            "DKIM keys sound",
+            "each key parses, is not revoked, is RSA of at least 1024 bits (warn under 2048) or "
+            "Ed25519, is not in testing mode, and does not restrict h= to sha1",
+            Severity.HIGH,
+            ("RFC 6376 §3.6.1", "RFC 8301 §3", "RFC 8463 §4"),
+        ),
+        Control(
+            "DMARC-01",
+            Layer.DNS,
+            "One DMARC record",
+            "exactly one DMARC record at _dmarc.<domain>, or at the organisational domain",
+            Severity.HIGH,
+            ("RFC 7489 §6.6.3", "RFC 7489 §6.1"),
+        ),
+        Control(
+            "DMARC-02",
+            Layer.DNS,
+            "DMARC tags valid",
+            "the record's tags and values are valid (warn on tags RFC 9989 drops)",
+            Severity.MEDIUM,
+            ("RFC 7489 §6.3", "RFC 7489 §6.4"),
+        ),
+        Control(
+            "DMARC-03",
+            Layer.DNS,
+            "DMARC policy enforced",
+            "the applicable policy is quarantine or reject (p=none warns, no record fails)",
+            Severity.MEDIUM,
+            ("RFC 7489 §6.3", "RFC 7489 §6.6.3"),
+        ),
+        Control(
+            "DMARC-04",
+            Layer.DNS,
+            "Provider can pass DMARC aligned",
+            "the provider can produce an aligned pass: DKIM d= the domain through its published "
+            "selectors, or SPF through a custom MAIL FROM under the domain",
+            Severity.HIGH,
+            ("RFC 7489 §3.1",),
+        ),
+        Control(
+            "DMARC-05",
+            Layer.DNS,
+            "External report destinations authorised",
+            "every rua/ruf destination outside the organisational domain publishes "
+            "<domain>._report._dmarc.<destination>",
+            Severity.LOW,
+            ("RFC 7489 §7.1",),
+        ),
+        Control(
+            "MX-01",
+            Layer.DNS,
+            "From-domain accepts mail",
+            "the from-domain has MX hosts with addresses, or no MX and an A/AAAA (implicit MX), "
+            "so replies and bounces reach someone",
+            Severity.MEDIUM,
+            ("RFC 5321 §5.1", "RFC 7505 §3"),
+        ),
     )
 }
 
