@@ -122,6 +122,10 @@ class CliAudit:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Only controls (tests marked @pytest.mark.control) get targets: the plugin is installed
+    # for every pytest run on the machine and must leave other projects' tests alone.
+    if metafunc.definition.get_closest_marker("control") is None:
+        return
     if "server" in metafunc.fixturenames:
         targets = get_audit(metafunc.config).host_targets
         metafunc.parametrize("server", targets, ids=[t.name for t in targets], indirect=True)
@@ -132,7 +136,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        wants_target = "server" in getattr(item, "fixturenames", ())
+        is_control = item.get_closest_marker("control") is not None
+        wants_target = is_control and "server" in getattr(item, "fixturenames", ())
         (dropped if wants_target and not hasattr(item, "callspec") else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

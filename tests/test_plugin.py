@@ -89,3 +89,27 @@ def test_usage_error_in_pytest_mode(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "--layers", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --layers: 'nope' is not a layer*"])
+
+
+def test_plugin_leaves_other_tests_fixture_names_alone(pytester: pytest.Pytester) -> None:
+    """Another project's tests may use a parameter or fixture called ``server``."""
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.parametrize("server", ["127.0.0.1:53", "[::1]:5353"])
+def test_parametrized(server):
+    assert ":" in server
+
+@pytest.fixture
+def verdict():
+    return 42
+
+def test_own_fixture(verdict):
+    assert verdict == 42
+"""
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=3)
+    assert not (pytester.path / "reports").exists()
+    assert "smtpcheck:" not in result.stdout.str()

@@ -155,7 +155,10 @@ def test_override_merges_ports_and_keeps_the_rest() -> None:
         "mxsspf.sendpulse.com",
         "mxsmtp.sendpulse.com",
     )
-    assert provider.extra == {"relay": {"cafile": "/lab/ca.pem"}}
+    assert provider.extra["relay"] == {"cafile": "/lab/ca.pem"}
+    builtin = CATALOGUE.get("sendpulse")
+    assert builtin is not None
+    assert {k: v for k, v in provider.extra.items() if k != "relay"} == dict(builtin.extra)
     assert catalogue.for_host("127.0.0.1") is provider
     # the built-in catalogue is untouched
     builtin = CATALOGUE.get("sendpulse")
