@@ -10,13 +10,20 @@ import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from smtpcheck.catalogue import Layer
 from smtpcheck.config import AuditConfig
 from smtpcheck.credentials.evaluate import HostEvidence
+from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.credentials.reading import read_credentials
 from smtpcheck.findings import Finding
+from smtpcheck.mailauth.client import DnsClient
+from smtpcheck.mailauth.domain import DomainFacts, fetch_all_domain_facts, sending_domains
+from smtpcheck.mailauth.resolver import make_dns_client
+from smtpcheck.mailauth.zonefile import load_zone_file
+from smtpcheck.providers import Provider
 from smtpcheck.remote.facts import (
     ConnectionFactory,
     HostObservation,
@@ -25,6 +32,25 @@ from smtpcheck.remote.facts import (
 )
 from smtpcheck.result import AuditResult
 from smtpcheck.targets import HostTarget
+
+
+@dataclass(frozen=True)
+class DomainTarget:
+    """A sending domain to check, with the provider that sends for it."""
+
+    name: str
+    provider: Provider | None
+    used_by: tuple[str, ...]  # where the domain came from: hosts, settings, --domain
+
+
+def build_dns_client(config: AuditConfig) -> DnsClient:
+    """One client per run (each question asked once); a zone file answers for its own zone."""
+    client = make_dns_client(
+        config.nameservers, timeout=config.dns_timeout, retries=config.dns_retries
+    )
+    if config.zone_file is not None:
+        return load_zone_file(config.zone_file, fallback=client)
+    return client
 
 
 def _size_text(size: int) -> str:
@@ -47,9 +73,12 @@ class Audit:
         self.started_at = datetime.now(UTC)
         self.findings: list[Finding] = []
         self.result: AuditResult | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: domain targets need the hosts' facts
         self._observations: dict[str, HostObservation] | None = None
         self._evidence: dict[str, HostEvidence] = {}
+        self.dns = build_dns_client(config)  # a bad zone file is a ConfigError here
+        self._domains: tuple[DomainTarget, ...] | None = None
+        self._domain_facts: dict[str, DomainFacts] | None = None
 
     @property
     def host_targets(self) -> tuple[HostTarget, ...]:
@@ -103,6 +132,55 @@ class Audit:
             )
             self._evidence[target.name] = evidence
             return evidence
+
+    def domain_targets(self) -> tuple[DomainTarget, ...]:
+        """Every sending domain once: the build-time from-address's, --domain, and each
+        from-address found on the hosts. Finding the hosts' ones means observing the hosts."""
+        if Layer.DNS not in self.config.layers:
+            return ()
+        if self._domains is None:
+            self._domains = tuple(self._derive_domains())
+        return self._domains
+
+    def _derive_domains(self) -> list[DomainTarget]:
+        expected = self.config.expected
+        used_by: dict[str, list[str]] = {}
+        providers: dict[str, list[Provider]] = {}
+        if expected.from_domain:
+            used_by.setdefault(expected.from_domain, []).append("build-time settings")
+            if expected.provider is not None:
+                providers.setdefault(expected.from_domain, []).append(expected.provider)
+        for domain in self.config.domains:
+            used_by.setdefault(domain, []).append("--domain")
+        for target in self.config.targets:
+            deployed = self._deployed(target)
+            if deployed is None or not deployed.from_address:
+                continue
+            for domain in sending_domains([deployed.from_address]):
+                used_by.setdefault(domain, []).append(target.name)
+                if deployed.provider is not None:
+                    providers.setdefault(domain, []).append(deployed.provider)
+        return [
+            DomainTarget(
+                name=domain,
+                provider=next(iter(providers.get(domain, [])), expected.provider),
+                used_by=tuple(dict.fromkeys(sources)),
+            )
+            for domain, sources in used_by.items()
+        ]
+
+    def _deployed(self, target: HostTarget) -> DeployedSmtp | None:
+        reading = self.host_evidence(target).reading
+        return reading.deployed if reading is not None else None
+
+    def domain_facts(self, target: DomainTarget) -> DomainFacts:
+        """The DNS facts of ``target``; all domains are fetched together on first use."""
+        with self._lock:
+            if self._domain_facts is None:
+                domains = self.domain_targets()
+                facts = fetch_all_domain_facts([(d.name, d.provider) for d in domains], self.dns)
+                self._domain_facts = {d.name: f for d, f in zip(domains, facts, strict=True)}
+            return self._domain_facts[target.name]
 
     def record(self, finding: Finding) -> None:
         with self._lock:

@@ -53,6 +53,8 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--config", type=Path, help="smtpcheck TOML config file")
     run.add_argument("--nameserver", action="append", default=[], help="ADDR[:PORT], repeatable")
     run.add_argument("--domain", action="append", default=[], help="extra sending domain")
+    run.add_argument("--zone-file", type=Path, help="check records in a BIND zone file first")
+    run.add_argument("--dns-timeout", type=float, help="seconds per DNS query (default 2)")
     run.add_argument("--layers", help="host,dns,relay (default: all)")
     run.add_argument("--no-send", action="store_true", help="authenticate, but send no message")
     run.add_argument("--report-dir", type=Path, help="where reports go (default: reports/)")
@@ -111,6 +113,8 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         ssh_config=args.ssh_config,
         sudo=args.sudo,
         sudo_password_env=args.sudo_password_env,
+        zone_file=args.zone_file,
+        dns_timeout=args.dns_timeout,
         expected={k: v for k, v in given.items() if v is not None},
     )
 

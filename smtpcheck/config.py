@@ -9,8 +9,9 @@ Config file (TOML)::
     [expected]          # SYSTEM_EMAIL_* (prefer the environment for the password)
     [audit]             # layers, domains, nameservers, report_dir, jobs, no_send, web_users
     [ssh]               # known_hosts, accept_new_host_keys, command_timeout, max_file_bytes
+    [dns]               # timeout, retries, zone_file (pre-flight from a BIND zone file)
     [providers.<key>]   # override or add relay provider profiles
-    [dns] [relay] [mailbox]   # layer settings, validated by their layers
+    [relay] [mailbox]   # layer settings, validated by their layers
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from smtpcheck.catalogue import Layer
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
+from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
@@ -44,7 +46,7 @@ _TABLES = {
     "audit": {"layers", "domains", "nameservers", "report_dir", "jobs", "no_send", "web_users"},
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
-    "dns": None,
+    "dns": {"timeout", "retries", "zone_file"},
     "relay": None,
     "mailbox": None,
 }
@@ -73,6 +75,8 @@ class AuditOptions:
     ssh_config: Path | None = None
     sudo: bool = False
     sudo_password_env: str | None = None
+    zone_file: Path | None = None
+    dns_timeout: float | None = None
     expected: Mapping[str, str] = field(default_factory=dict)  # --provider, --from, ...
 
 
@@ -83,6 +87,9 @@ class AuditConfig:
     layers: frozenset[Layer]
     domains: tuple[str, ...]
     nameservers: tuple[str, ...]
+    dns_timeout: float
+    dns_retries: int
+    zone_file: Path | None
     report_dir: Path
     jobs: int
     no_send: bool
@@ -90,7 +97,7 @@ class AuditConfig:
     max_file_bytes: int
     web_users: frozenset[str]
     providers: ProviderCatalogue
-    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # dns/relay/mailbox
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # relay, mailbox
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -188,6 +195,29 @@ def _expected(
     return validate_settings(merge_settings(*layers), catalogue)
 
 
+@dataclass(frozen=True)
+class _DnsSettings:
+    nameservers: tuple[str, ...]
+    timeout: float
+    retries: int
+    zone_file: Path | None
+
+
+def _dns_settings(options: AuditOptions, data: Mapping[str, Any], where: str) -> _DnsSettings:
+    audit, dns = data.get("audit", {}), data.get("dns", {})
+    nameservers = tuple(options.nameservers or _string_list(audit, "nameservers", where))
+    for text in nameservers:
+        parse_nameserver(text)  # a bad ADDR[:PORT] is a usage error now, not a DNS failure later
+    timeout = _given(options.dns_timeout, _typed(dns, "timeout", (int, float), where), 2.0)
+    retries = _given(_typed(dns, "retries", int, where), 1)
+    if not timeout > 0 or retries < 0:
+        raise ConfigError("the DNS timeout must be positive and retries not negative")
+    zone_file = options.zone_file or _typed(dns, "zone_file", str, where)
+    return _DnsSettings(
+        nameservers, float(timeout), retries, Path(zone_file).expanduser() if zone_file else None
+    )
+
+
 def load_audit_config(
     options: AuditOptions, environ: Mapping[str, str] | None = None
 ) -> AuditConfig:
@@ -210,6 +240,7 @@ def load_audit_config(
     layers = parse_layers(_given(options.layers, config_layers, ALL_LAYERS))
     known_hosts = options.known_hosts or _typed(ssh, "known_hosts", str, where)
     report_dir = options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
+    dns = _dns_settings(options, data, where)
     return AuditConfig(
         expected=_expected(options, data, environ, catalogue),
         targets=tuple(_targets(options)),
@@ -218,7 +249,10 @@ def load_audit_config(
             d.strip().lower().rstrip(".")
             for d in options.domains or _string_list(audit, "domains", where)
         ),
-        nameservers=tuple(options.nameservers or _string_list(audit, "nameservers", where)),
+        nameservers=dns.nameservers,
+        dns_timeout=dns.timeout,
+        dns_retries=dns.retries,
+        zone_file=dns.zone_file,
         report_dir=Path(report_dir).expanduser(),
         jobs=jobs,
         no_send=options.no_send or bool(_typed(audit, "no_send", bool, where)),
@@ -231,5 +265,5 @@ def load_audit_config(
         max_file_bytes=max_bytes,
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
         providers=catalogue,
-        sections={key: data[key] for key in ("dns", "relay", "mailbox") if key in data},
+        sections={key: data[key] for key in ("relay", "mailbox") if key in data},
     )

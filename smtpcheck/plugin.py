@@ -18,17 +18,20 @@ from typing import Any
 
 import pytest
 
-from smtpcheck.audit import Audit
+from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary
 from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
 from smtpcheck.findings import Finding, Severity, Status
+from smtpcheck.mailauth.domain import DomainFacts
 from smtpcheck.reports import write_reports
 from smtpcheck.secrets import REDACTOR
 from smtpcheck.targets import HostTarget
 
 AUDIT = pytest.StashKey[Audit]()
+TARGET_TYPES: dict[str, type] = {"server": HostTarget, "domain": DomainTarget}
+TARGET_FIXTURES = tuple(TARGET_TYPES)
 FINDING = "smtpcheck_finding"
 PENDING = "smtpcheck_pending"
 
@@ -47,6 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--jobs", dest="smtpcheck_jobs", type=int, help="hosts audited at once")
     group.addoption("--known-hosts", dest="smtpcheck_known_hosts")
     group.addoption("--accept-new-host-keys", dest="smtpcheck_accept_new", action="store_true")
+    group.addoption("--zone-file", dest="smtpcheck_zone_file", help="BIND zone file pre-flight")
+    group.addoption("--dns-timeout", dest="smtpcheck_dns_timeout", type=float)
     group.addoption(
         "--sudo-password-env", dest="smtpcheck_sudo_password_env",
         help="environment variable holding the sudo password",
@@ -57,7 +62,7 @@ _OWN_OPTIONS = (
     "smtpcheck_app", "smtpcheck_inventory", "smtpcheck_adt_template", "smtpcheck_config",
     "smtpcheck_nameservers", "smtpcheck_domains", "smtpcheck_layers", "smtpcheck_no_send",
     "smtpcheck_report_dir", "smtpcheck_jobs", "smtpcheck_known_hosts", "smtpcheck_accept_new",
-    "smtpcheck_sudo_password_env",
+    "smtpcheck_sudo_password_env", "smtpcheck_zone_file", "smtpcheck_dns_timeout",
 )  # fmt: skip
 
 
@@ -96,6 +101,8 @@ def options_from_pytest(config: pytest.Config) -> AuditOptions:
         ssh_config=_path(get("ssh_config")),
         sudo=bool(get("sudo")),
         sudo_password_env=get("smtpcheck_sudo_password_env"),
+        zone_file=_path(get("smtpcheck_zone_file")),
+        dns_timeout=get("smtpcheck_dns_timeout"),
     )
 
 
@@ -129,6 +136,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "server" in metafunc.fixturenames:
         targets = get_audit(metafunc.config).host_targets
         metafunc.parametrize("server", targets, ids=[t.name for t in targets], indirect=True)
+    if "domain" in metafunc.fixturenames:
+        domains = get_audit(metafunc.config).domain_targets()
+        metafunc.parametrize("domain", domains, ids=[d.name for d in domains], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -136,12 +146,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        is_control = item.get_closest_marker("control") is not None
-        wants_target = is_control and "server" in getattr(item, "fixturenames", ())
-        (dropped if wants_target and not hasattr(item, "callspec") else kept).append(item)
+        (kept if _has_targets(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def _has_targets(item: pytest.Item) -> bool:
+    """False for a control whose target parameter got no value (an empty parameter set)."""
+    if item.get_closest_marker("control") is None:
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return all(
+        isinstance(params.get(name), TARGET_TYPES[name])
+        for name in TARGET_FIXTURES
+        if name in fixtures
+    )
 
 
 @pytest.fixture
@@ -151,11 +172,18 @@ def server(request: pytest.FixtureRequest) -> HostEvidence:
     return get_audit(request.config).host_evidence(target)
 
 
+@pytest.fixture
+def domain(request: pytest.FixtureRequest) -> DomainFacts:
+    """One sending domain's DNS facts (every domain fetched once, together)."""
+    target: DomainTarget = request.param
+    return get_audit(request.config).domain_facts(target)
+
+
 def _target_of(item: pytest.Item) -> str:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return "?"
-    for name in ("server",):
+    for name in TARGET_FIXTURES:
         param = callspec.params.get(name)
         if param is not None:
             return str(getattr(param, "name", param))

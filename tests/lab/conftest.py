@@ -16,6 +16,8 @@ import pytest
 
 from smtpcheck.audit import Audit
 from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.lab.dnszones import DkimKeys, build_zones
+from smtpcheck.lab.nsd import NsdServer
 from smtpcheck.lab.proc import LabError
 from smtpcheck.lab.seeds import LabCredentials
 from smtpcheck.lab.sshd import LAB_USER, LabHost, SshLab
@@ -77,3 +79,11 @@ def lab_audit(
         ssh=ssh or SshOptions(known_hosts=lab.known_hosts),
     )
     return Audit(config, env)
+
+
+@pytest.fixture(scope="session")
+def dns_lab(lab_dir: Path) -> Iterator[NsdServer]:
+    """NSD serving the lab's DNS scenarios and the providers' stand-in zones."""
+    zones = build_zones(DkimKeys.generate())
+    with NsdServer(lab_dir / "nsd", zones) as server:
+        yield server

@@ -54,7 +54,9 @@ max_file_bytes = 4096
 endpoint = "127.0.0.1"
 
 [dns]
-timeout = 2
+timeout = 2.5
+retries = 3
+zone_file = "/etc/smtpcheck/shop.example.zone"
 [relay]
 cafile = "/lab/ca.pem"
 [mailbox]
@@ -78,8 +80,9 @@ def test_every_setting_of_a_full_config_file(tmp_path: Path) -> None:
     assert ses is not None and ses.key == "ses"
     assert config.expected.provider is ses
     assert config.expected.sources["SYSTEM_EMAIL_PROVIDER"] == f"config {tmp_path}/smtpcheck.toml"
+    assert (config.dns_timeout, config.dns_retries) == (2.5, 3)
+    assert config.zone_file == Path("/etc/smtpcheck/shop.example.zone")
     assert {key: dict(value) for key, value in config.sections.items()} == {
-        "dns": {"timeout": 2},
         "relay": {"cafile": "/lab/ca.pem"},
         "mailbox": {"host": "127.0.0.1"},
     }
