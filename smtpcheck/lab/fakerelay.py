@@ -21,14 +21,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from smtpcheck.lab.certs import CertFiles, LabCA, self_signed
-from smtpcheck.lab.proc import free_port
+from smtpcheck.lab.proc import LabService, free_port
 from smtpcheck.secrets import REDACTOR, Secret
 
 
@@ -188,7 +187,7 @@ class _Controller(Controller):
             pass
 
 
-class FakeRelay:
+class FakeRelay(LabService):
     """One fault relay on ``address`` and a free port; STARTTLS unless ``implicit``.
 
     ``reply`` replaces the fault's default reply (e.g. SES's sandbox wording); ``{sender}`` in
@@ -265,7 +264,7 @@ class FakeRelay:
         """The command verbs received, optionally only those with (or without) TLS."""
         return [r.command for r in self.received if tls is None or r.tls is tls]
 
-    def start(self) -> FakeRelay:
+    def start(self) -> Self:
         starttls = self._context if not self.implicit else None
         self._controller = _Controller(
             self,
@@ -287,14 +286,3 @@ class FakeRelay:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-
-    def __enter__(self) -> FakeRelay:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

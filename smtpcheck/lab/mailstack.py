@@ -34,7 +34,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from smtpcheck.lab import mailconf
 from smtpcheck.lab.certs import LabCA
 from smtpcheck.lab.nsd import txt_rdata
-from smtpcheck.lab.proc import LabError, ServerProcess, free_port, require_root
+from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port, require_root
 from smtpcheck.secrets import REDACTOR, Secret
 
 LAB_ROOT = Path("/var/lib/smtpcheck-lab")
@@ -119,7 +119,7 @@ def _stop_group(leader: int, timeout: float) -> None:
             time.sleep(0.02)
 
 
-class MailStack:
+class MailStack(LabService):
     """postfix + dovecot + two opendkim instances pretending to be one provider on loopback."""
 
     def __init__(
@@ -224,7 +224,7 @@ class MailStack:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    def start(self, nameserver: tuple[str, int] | None = None) -> MailStack:
+    def start(self, nameserver: tuple[str, int] | None = None) -> Self:
         """Start everything; ``nameserver`` (NSD) is where the verifying hop looks up DKIM keys."""
         require_root("the mail stack")
         if self._workdir is None:
@@ -339,17 +339,6 @@ class MailStack:
         if self._own_workdir and self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> MailStack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _sender_logins(accounts: Sequence[RelayAccount]) -> dict[str, str]:

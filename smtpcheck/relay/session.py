@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
-import ssl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -24,107 +23,23 @@ from datetime import UTC, datetime
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.errors import ProbeError
 from smtpcheck.providers import TlsMode
-from smtpcheck.relay.client import (
-    ConnectionClosed,
-    MalformedReply,
-    ResponseInjection,
-    SmtpClient,
-    SmtpReply,
-)
+from smtpcheck.relay.client import SmtpClient, SmtpReply
 from smtpcheck.relay.endpoint import EndpointProblem, RelayEndpoint, relay_target
 from smtpcheck.relay.message import build_probe_message, new_token, parse_queue_id
-from smtpcheck.relay.model import (
-    Cause,
-    Outcome,
-    Phase,
-    PhaseFailure,
-    RelaySession,
-    TlsFacts,
-)
-from smtpcheck.relay.network import (
-    ResolveError,
-    Resolver,
-    ResolverUnavailable,
-    system_resolve,
-    tls_context,
-)
+from smtpcheck.relay.model import Cause, Outcome, Phase, PhaseFailure, RelaySession
+from smtpcheck.relay.network import Resolver, system_resolve, tls_context
+from smtpcheck.relay.outcomes import failure_from, tls_facts
 from smtpcheck.relay.transcript import Transcript
 from smtpcheck.secrets import REDACTOR, fingerprint
 
 MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 SUPPORTED_AUTH = ("PLAIN", "LOGIN")  # RFC 4616, draft-murchison-sasl-login
-_OLD_TLS_REASONS = {
-    "UNSUPPORTED_PROTOCOL",
-    "TLSV1_ALERT_PROTOCOL_VERSION",
-    "NO_PROTOCOLS_AVAILABLE",
-    "TLSV1_ALERT_INSUFFICIENT_SECURITY",
-}
 
 
 class _Stop(Exception):  # control flow inside this module; never escapes it
     def __init__(self, failure: PhaseFailure) -> None:
         super().__init__(failure.detail)
         self.failure = failure
-
-
-def _tls_error(phase: Phase, exc: ssl.SSLError) -> PhaseFailure:
-    reason = exc.reason or ""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        detail = f"certificate not accepted: {exc.verify_message} (code {exc.verify_code})"
-        return PhaseFailure(phase, Outcome.CERTIFICATE, detail)
-    if reason == "WRONG_VERSION_NUMBER":
-        detail = "the server did not answer in TLS (a plain-text or STARTTLS port?)"
-        return PhaseFailure(phase, Outcome.TLS, detail, cause=Cause.NOT_TLS)
-    if reason in _OLD_TLS_REASONS:
-        detail = f"no TLS version ≥ 1.2 in common with the server ({reason})"
-        return PhaseFailure(phase, Outcome.TLS, detail, cause=Cause.OLD_TLS)
-    return PhaseFailure(phase, Outcome.TLS, f"TLS handshake failed: {reason or exc}")
-
-
-def _failure(phase: Phase, exc: Exception, timeout: float) -> PhaseFailure:
-    """A failure record for an exception raised by the network in ``phase``."""
-    if isinstance(exc, TimeoutError):
-        return PhaseFailure(phase, Outcome.TIMEOUT, f"no answer within {timeout:g} s")
-    if isinstance(exc, ssl.SSLError):
-        return _tls_error(phase, exc)
-    if isinstance(exc, ConnectionClosed):
-        return PhaseFailure(phase, Outcome.CLOSED, str(exc))
-    if isinstance(exc, MalformedReply | ResponseInjection):
-        return PhaseFailure(phase, Outcome.PROTOCOL, str(exc))
-    if isinstance(exc, ResolverUnavailable):
-        return PhaseFailure(phase, Outcome.TIMEOUT, str(exc))
-    if isinstance(exc, ResolveError):
-        return PhaseFailure(phase, Outcome.NAME, str(exc))
-    if isinstance(exc, ConnectionRefusedError):
-        return PhaseFailure(phase, Outcome.NETWORK, "connection refused")
-    if isinstance(exc, OSError):
-        return PhaseFailure(phase, Outcome.NETWORK, exc.strerror or str(exc))
-    raise exc  # not a network problem: a bug
-
-
-def _dn(name: object) -> str | None:
-    """``CN=…, O=…`` from ``getpeercert()``'s nested tuples."""
-    if not isinstance(name, tuple):
-        return None
-    parts = [f"{k}={v}" for rdn in name for (k, v) in rdn]
-    return ", ".join(parts) or None
-
-
-def _tls_facts(sock: ssl.SSLSocket, mode: TlsMode, server_name: str) -> TlsFacts:
-    cert = sock.getpeercert() or {}
-    cipher = sock.cipher()
-    sans = [entry for entry in cert.get("subjectAltName", ()) if len(entry) == 2]
-    return TlsFacts(
-        mode=mode,
-        version=sock.version() or "unknown",
-        cipher=cipher[0] if cipher else "unknown",
-        bits=cipher[2] if cipher else None,
-        server_name=server_name,
-        subject=_dn(cert.get("subject")),
-        issuer=_dn(cert.get("issuer")),
-        not_after=str(cert["notAfter"]) if "notAfter" in cert else None,
-        names=tuple(f"{entry[0]}:{entry[1]}" for entry in sans),
-    )
 
 
 def _mechanisms(extensions: Sequence[str]) -> tuple[str, ...]:
@@ -152,6 +67,7 @@ class _Session:
         transcript: Transcript,
         timeout: float,
         resolve: Resolver,
+        base: RelaySession,
     ) -> None:
         self.endpoint = endpoint
         self.deployed = deployed
@@ -160,22 +76,9 @@ class _Session:
         self.resolve = resolve
         self.client = SmtpClient(transcript, timeout)
         self.context = tls_context(endpoint.ca_file)
-        self.started_at = _now()
+        self.seen = replace(base, started_at=_now())  # what is observed, field by field
         self.completed: list[Phase] = []
         self.timings: list[tuple[str, int]] = []
-        self.tls: TlsFacts | None = None
-        self.extensions: tuple[str, ...] = ()
-        self.addresses: tuple[str, ...] = ()
-        self.connected_to: str | None = None
-        self.banner: str | None = None
-        self.starttls_offered: bool | None = None
-        self.auth_mechanism: str | None = None
-        self.auth_reply: str | None = None
-        self.token: str | None = None
-        self.message_id: str | None = None
-        self.queue_id: str | None = None
-        self.accepted_reply: str | None = None
-        self.sent_at: float | None = None
 
     @contextlib.contextmanager
     def phase(self, phase: Phase) -> Iterator[None]:
@@ -183,7 +86,7 @@ class _Session:
         try:
             yield
         except (OSError, ProbeError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
-            raise _Stop(_failure(phase, exc, self.timeout)) from None
+            raise _Stop(failure_from(phase, exc, self.timeout)) from None
         finally:
             self.timings.append((phase.value, round((time.monotonic() - start) * 1000)))
         self.completed.append(phase)
@@ -209,7 +112,7 @@ class _Session:
             else:
                 addresses = list(self.resolve(host))
                 self.transcript.event(f"resolve {host}: {', '.join(addresses)}")
-        self.addresses = tuple(addresses)
+        self.seen = replace(self.seen, addresses=tuple(addresses))
         return addresses
 
     def run_connect(self, addresses: list[str]) -> None:
@@ -223,7 +126,7 @@ class _Session:
                     self.transcript.event(f"connect {address}:{port}: {exc.strerror or exc}")
                     error = exc
                     continue
-                self.connected_to = f"{address}:{port}"
+                self.seen = replace(self.seen, connected_to=f"{address}:{port}")
                 self.transcript.event(f"connected to {address}:{port}")
                 break
             else:
@@ -232,7 +135,8 @@ class _Session:
     def run_handshake(self, mode: TlsMode) -> None:
         with self.phase(Phase.TLS):
             sock = self.client.start_tls(self.context, self.endpoint.host)
-            tls = self.tls = _tls_facts(sock, mode, self.endpoint.host)
+            tls = tls_facts(sock, mode, self.endpoint.host)
+            self.seen = replace(self.seen, tls=tls)
             self.transcript.event(
                 f"TLS {tls.version} {tls.cipher} ({tls.bits} bits); certificate {tls.subject}, "
                 f"issuer {tls.issuer}, valid until {tls.not_after}; verified for {tls.server_name}"
@@ -244,7 +148,7 @@ class _Session:
     def run_greeting(self) -> None:
         with self.phase(Phase.BANNER):
             reply = self.client.read_reply()
-            self.banner = str(reply)
+            self.seen = replace(self.seen, banner=str(reply))
             self.expect(Phase.BANNER, reply, 220)
         self.run_ehlo()
 
@@ -252,12 +156,13 @@ class _Session:
         name = self.endpoint.ehlo_name or socket.gethostname() or "localhost"
         with self.phase(Phase.EHLO):
             reply = self.expect(Phase.EHLO, self.client.command(f"EHLO {name}"), 250)
-            self.extensions = tuple(line.strip() for line in reply.lines[1:])
+            extensions = tuple(line.strip() for line in reply.lines[1:])
+            self.seen = replace(self.seen, extensions=extensions)
 
     def run_starttls(self) -> None:
         with self.phase(Phase.STARTTLS):
-            offered = any(e.upper() == "STARTTLS" for e in self.extensions)
-            self.starttls_offered = offered
+            offered = any(e.upper() == "STARTTLS" for e in self.seen.extensions)
+            self.seen = replace(self.seen, starttls_offered=offered)
             if self.endpoint.tls is TlsMode.NONE:
                 server = "the server offers STARTTLS" if offered else "nor does the server offer it"
                 raise self.stop(
@@ -280,7 +185,7 @@ class _Session:
 
     def run_auth(self) -> None:
         with self.phase(Phase.AUTH):
-            if not self.client.is_tls or self.tls is None:  # never reached; a guard for bugs
+            if not self.client.is_tls or self.seen.tls is None:  # a guard against bugs
                 raise self.stop(Phase.AUTH, Outcome.REFUSED, "TLS is not in force", Cause.NOT_TLS)
             user, password = self.deployed.username, self.deployed.password
             if not user or not password:
@@ -290,7 +195,7 @@ class _Session:
                     "the credential file holds no SMTP user name or password",
                     Cause.NO_CREDENTIALS,
                 )
-            offered = _mechanisms(self.extensions)
+            offered = _mechanisms(self.seen.extensions)
             wanted = [m for m in (*self.endpoint.auth_mechanisms, *SUPPORTED_AUTH) if m in offered]
             mechanism = next((m for m in wanted if m in SUPPORTED_AUTH), None)
             if mechanism is None:
@@ -301,14 +206,14 @@ class _Session:
                     f"no AUTH mechanism in common (server offers: {what}; smtpcheck: PLAIN, LOGIN)",
                     Cause.NO_AUTH,
                 )
-            self.auth_mechanism = mechanism
+            self.seen = replace(self.seen, auth_mechanism=mechanism)
             secret = password.reveal()
             if mechanism == "PLAIN":  # RFC 4616: authzid NUL authcid NUL passwd
                 blob = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
                 reply = self.client.command(f"AUTH PLAIN {blob}", redacted_as="AUTH PLAIN")
             else:
                 reply = self._auth_login(user, secret)
-            self.auth_reply = str(reply)
+            self.seen = replace(self.seen, auth_reply=str(reply))
             self.expect(Phase.AUTH, reply, 235)
 
     def _auth_login(self, user: str, secret: str) -> SmtpReply:
@@ -339,7 +244,7 @@ class _Session:
         message = build_probe_message(
             sender, recipient, new_token(), endpoint=str(self.endpoint), hosts=hosts
         )
-        self.token, self.message_id = message.token, message.message_id
+        self.seen = replace(self.seen, token=message.token, message_id=message.message_id)
         with self.phase(Phase.MAIL_FROM):
             self.expect(Phase.MAIL_FROM, self.client.command(f"MAIL FROM:<{sender}>"), 250)
         with self.phase(Phase.RCPT):
@@ -348,10 +253,9 @@ class _Session:
             self.expect(Phase.DATA, self.client.command("DATA"), 354)
             self.client.send_message(message.data)
             reply = self.client.read_reply()
-            self.accepted_reply = str(reply)
+            self.seen = replace(self.seen, accepted_reply=str(reply))
             self.expect(Phase.DATA, reply, 250)
-            self.queue_id = parse_queue_id(reply.text)
-            self.sent_at = time.time()
+            self.seen = replace(self.seen, queue_id=parse_queue_id(reply.text), sent_at=time.time())
 
     def quit(self, failure: PhaseFailure | None) -> None:
         """QUIT when the connection can still carry it (not after a timeout, a drop or a failed
@@ -362,25 +266,12 @@ class _Session:
                 self.client.command("QUIT")
         self.client.close()
 
-    def result(self, failure: PhaseFailure | None, base: RelaySession) -> RelaySession:
-        """``base`` (who and what was tested) completed with what this session observed."""
+    def result(self, failure: PhaseFailure | None) -> RelaySession:
+        """What was seen, with the phases, timings and transcript of the session."""
         return replace(
-            base,
+            self.seen,
             completed=tuple(self.completed),
             failure=failure,
-            addresses=self.addresses,
-            connected_to=self.connected_to,
-            banner=self.banner,
-            extensions=self.extensions,
-            starttls_offered=self.starttls_offered,
-            tls=self.tls,
-            auth_mechanism=self.auth_mechanism,
-            auth_reply=self.auth_reply,
-            token=self.token,
-            message_id=self.message_id,
-            queue_id=self.queue_id,
-            accepted_reply=self.accepted_reply,
-            sent_at=self.sent_at,
             timings_ms=(*self.timings, ("total", round(self.transcript.elapsed() * 1000))),
             transcript=self.transcript.lines(),
         )
@@ -415,7 +306,11 @@ def run_relay_session(
     REDACTOR.register(deployed.password, [deployed.username] if deployed.username else [])
     transcript = Transcript()
     limit = timeout or endpoint.timeout
-    session = _Session(endpoint, deployed, transcript, limit, dns_resolve or system_resolve)
+    base = _base(
+        target or relay_target(endpoint, deployed), endpoint, deployed, recipient, send, hosts
+    )
+    resolve = dns_resolve or system_resolve
+    session = _Session(endpoint, deployed, transcript, limit, resolve, base)
     failure: PhaseFailure | None = None
     try:
         session.run_connect(session.run_resolve())
@@ -434,10 +329,7 @@ def run_relay_session(
         transcript.event(f"stopped in {failure.phase}: {failure.detail}")
     finally:
         session.quit(failure)
-    base = _base(
-        target or relay_target(endpoint, deployed), endpoint, deployed, recipient, send, hosts
-    )
-    return session.result(failure, replace(base, started_at=session.started_at))
+    return session.result(failure)
 
 
 def session_for_problem(
