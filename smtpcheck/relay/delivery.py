@@ -159,7 +159,7 @@ class Delivery:
     polls: int
     arrived: ArrivedMessage | None
     error: str | None = None  # the mailbox could not be checked
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. a configured folder that does not exist
 
 
 def dkim_dnsfunc(resolver: dns.resolver.Resolver) -> DnsFunc:
@@ -263,11 +263,15 @@ def _quote(folder: str) -> str:
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
+class _NoFolder(Exception):
+    """The folder cannot be selected (it does not exist, or access is refused)."""
+
+
 def _find(imap: imaplib.IMAP4, folder: str, token: str) -> str | None:
-    """The UID of the message carrying ``token`` in ``folder``; None if absent or no folder."""
+    """The UID of the message carrying ``token`` in ``folder``, or None; _NoFolder."""
     status, _ = imap.select(_quote(folder))
     if status != "OK":
-        return None
+        raise _NoFolder(folder)
     status, data = imap.uid("SEARCH", "HEADER", TOKEN_HEADER, token)
     uids = data[0].split() if status == "OK" and data and isinstance(data[0], bytes) else []
     return uids[-1].decode() if uids else None
@@ -293,19 +297,29 @@ def _remove(imap: imaplib.IMAP4, uid: str) -> str:
     return "deleted" if status == "OK" else "marked deleted (UID EXPUNGE refused)"
 
 
-def _poll(
-    imap: imaplib.IMAP4, settings: MailboxSettings, token: str, started: float
-) -> tuple[str, str, int] | None:
-    """Poll the folders until the token shows up or the timeout passes: (folder, uid, polls)."""
-    polls = 0
+@dataclass
+class _Search:
+    found: tuple[str, str] | None = None  # folder, UID
+    polls: int = 0
+    missing: set[str] = field(default_factory=set)  # folders that could not be selected
+
+
+def _poll(imap: imaplib.IMAP4, settings: MailboxSettings, token: str, started: float) -> _Search:
+    """Poll the folders until the token shows up or the timeout passes."""
+    search = _Search()
     while True:
-        polls += 1
+        search.polls += 1
         for folder in settings.folders:
-            uid = _find(imap, folder, token)
+            try:
+                uid = _find(imap, folder, token)
+            except _NoFolder:
+                search.missing.add(folder)
+                continue
             if uid is not None:
-                return folder, uid, polls
+                search.found = (folder, uid)
+                return search
         if time.monotonic() - started + settings.poll_interval > settings.timeout:
-            return None
+            return search
         time.sleep(settings.poll_interval)
         imap.noop()
 
@@ -362,15 +376,16 @@ def fetch_delivery(
     imap: imaplib.IMAP4 | None = None
     try:
         imap = _login(settings)
-        found = _poll(imap, settings, token, started)
-        polls = found[2] if found else 0
-        arrived = _arrived(imap, settings, *found[:2], sent_at, dnsfunc) if found else None
+        search = _poll(imap, settings, token, started)
+        found = search.found
+        arrived = _arrived(imap, settings, *found, sent_at, dnsfunc) if found else None
     except (OSError, imaplib.IMAP4.error) as exc:  # ssl.SSLError and timeouts are OSErrors
         return _replace(base, started, error=REDACTOR.scrub(f"{type(exc).__name__}: {exc}"))
     finally:
         if imap is not None:
             _logout(imap)
-    return _replace(base, started, polls=polls, arrived=arrived)
+    notes = tuple(f"folder {f!r} cannot be selected" for f in sorted(search.missing))
+    return _replace(base, started, polls=search.polls, arrived=arrived, notes=notes)
 
 
 def _replace(base: Delivery, started: float, **changes: Any) -> Delivery:

@@ -292,6 +292,7 @@ def evaluate_delivery(session: RelaySession, delivery: Delivery | None) -> Findi
         "folders_searched": delivery.folders,
         "waited_ms": round(delivery.waited_s * 1000),
         "polls": delivery.polls,
+        "mailbox_notes": delivery.notes,
     }
     if delivery.error is not None:
         summary = f"the mailbox {delivery.mailbox} could not be checked: {delivery.error}"

@@ -28,6 +28,7 @@ from smtpcheck.relay import (
     resolve_endpoint,
     run_relay_session,
 )
+from smtpcheck.relay.message import new_token
 from tests.relay.conftest import RECIPIENT, Lab, deployed
 
 pytestmark = pytest.mark.lab
@@ -224,3 +225,27 @@ def test_dkim_key_missing_from_dns_fails_delivery(
     finding = evaluate_delivery(session, delivery)
     assert finding.status is Status.FAIL
     assert "DKIM does not verify" in finding.summary
+
+
+def test_absent_message_and_missing_folder_are_reported(lab: Lab, mailbox_env: str) -> None:
+    """A token that never arrives: fail after the timeout, having polled more than once."""
+    settings = mailbox_settings(
+        lab.stack.mailbox_table(mailbox_env)
+        | {"folders": ["INBOX", "Spam"], "poll_interval": 0.1, "timeout": 0.5}
+    )
+    delivery = fetch_delivery(settings, new_token())
+    assert delivery.error is None
+    assert delivery.arrived is None
+    assert delivery.polls > 1
+    assert delivery.notes == ("folder 'Spam' cannot be selected",)
+
+
+def test_wrong_mailbox_password_is_an_error_not_an_exception(lab: Lab) -> None:
+    settings = mailbox_settings(
+        lab.stack.mailbox_table("WRONG_MAILBOX_PW"), {"WRONG_MAILBOX_PW": "not-it"}
+    )
+    delivery = fetch_delivery(settings, new_token())
+    assert delivery.arrived is None
+    assert delivery.error is not None
+    assert "AUTHENTICATIONFAILED" in delivery.error or "failed" in delivery.error.lower()
+    assert "not-it" not in delivery.error
