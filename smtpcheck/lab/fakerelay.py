@@ -3,8 +3,9 @@
 The lab's postfix is a real provider; these serve what a real relay cannot be made to do at will
 (reference/test-lab.md): a 421 greeting, no STARTTLS, 454 to STARTTLS or AUTH, 530/535 to AUTH,
 a rejected sender or message (Amazon SES's ``554 Message rejected: Email address is not
-verified…``), a connection dropped mid-DATA, a server slower than the client's timeout, and the
-three certificates a client must refuse (self-signed, expired, wrong host name).
+verified…``), a connection dropped mid-DATA, a server slower than the client's timeout, a server
+that speaks only TLS 1.0/1.1, and the three certificates a client must refuse
+(self-signed, expired, wrong host name).
 
 Each server records what it received (command lines, and whether TLS was up at the time, with
 every registered secret scrubbed), so a test can check on the server side that no AUTH ever
@@ -14,10 +15,12 @@ arrived without TLS.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,7 @@ class Fault(enum.StrEnum):
     SELF_SIGNED = "self-signed"
     EXPIRED = "expired"
     WRONG_HOST = "wrong-host"
+    OLD_TLS = "old-tls"  # TLS 1.0/1.1 only
 
 
 _REPLIES = {
@@ -187,6 +191,54 @@ class _Controller(Controller):
             pass
 
 
+class _LegacyTlsServer(threading.Thread):
+    """The OLD_TLS fault without asyncio: OpenSSL's blocking handshake answers a TLS 1.2+
+    client with the protocol_version alert a real relay sends (asyncio's transport would
+    just close the connection). Greets and offers STARTTLS first unless implicit."""
+
+    def __init__(self, relay: FakeRelay, context: ssl.SSLContext) -> None:
+        super().__init__(daemon=True)
+        self.relay = relay
+        self.context = context
+        self.listener = socket.create_server((relay.address, relay.port))
+        self.listener.settimeout(0.1)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5.0)
+                with contextlib.suppress(OSError):  # the handshake is meant to fail
+                    self._serve(conn)
+
+    def _line(self, conn: socket.socket) -> None:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(1)
+            if not chunk:
+                raise ConnectionResetError("client left")
+            data += chunk
+        self.relay.record(Received(data.rstrip(b"\r\n").decode("utf-8", "replace"), False))
+
+    def _serve(self, conn: socket.socket) -> None:
+        if not self.relay.implicit:
+            conn.sendall(f"220 {self.relay.host} ESMTP\r\n".encode())
+            self._line(conn)  # EHLO
+            conn.sendall(f"250-{self.relay.host}\r\n250 STARTTLS\r\n".encode())
+            self._line(conn)  # STARTTLS
+            conn.sendall(b"220 Ready to start TLS\r\n")
+        self.context.wrap_socket(conn, server_side=True)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+        self.listener.close()
+
+
 class FakeRelay(LabService):
     """One fault relay on ``address`` and a free port; STARTTLS unless ``implicit``.
 
@@ -220,6 +272,7 @@ class FakeRelay(LabService):
         self._received: list[Received] = []
         self.messages: list[bytes] = []
         self._controller: _Controller | None = None
+        self._legacy: _LegacyTlsServer | None = None
 
     def _tls_context(self, ca: LabCA, directory: Path) -> ssl.SSLContext | None:
         if self.fault in (Fault.NO_STARTTLS, Fault.STARTTLS_454):
@@ -236,6 +289,12 @@ class FakeRelay(LabService):
             files = ca.issue(stem, self.host)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(files.cert, files.key)
+        if self.fault is Fault.OLD_TLS:
+            with warnings.catch_warnings():  # deprecated on purpose: that is the fault
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1
+                context.maximum_version = ssl.TLSVersion.TLSv1_1
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 otherwise
         return context
 
     def _authenticate(
@@ -265,6 +324,11 @@ class FakeRelay(LabService):
         return [r.command for r in self.received if tls is None or r.tls is tls]
 
     def start(self) -> Self:
+        if self.fault is Fault.OLD_TLS:
+            assert self._context is not None
+            self._legacy = _LegacyTlsServer(self, self._context)
+            self._legacy.start()
+            return self
         starttls = self._context if not self.implicit else None
         self._controller = _Controller(
             self,
@@ -286,3 +350,6 @@ class FakeRelay(LabService):
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+        if self._legacy is not None:
+            self._legacy.stop()
+            self._legacy = None

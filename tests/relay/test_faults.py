@@ -16,6 +16,7 @@ from smtpcheck.lab.fakerelay import FakeRelay, Fault
 from smtpcheck.providers import ProviderCatalogue, TlsMode
 from smtpcheck.relay import (
     RELAY_CONTROLS,
+    Cause,
     Outcome,
     Phase,
     RelayEndpoint,
@@ -275,6 +276,26 @@ def test_bad_certificates_stop_before_auth(
     assert findings["SMTP-03"].status is Status.SKIP
     assert "AUTH" not in relay.commands()  # not with TLS, not without
     _assert_no_auth_without_tls(relay, session)
+
+
+@pytest.mark.parametrize(
+    ("relay", "tls"),
+    [
+        ({"fault": Fault.OLD_TLS}, TlsMode.STARTTLS),
+        ({"fault": Fault.OLD_TLS, "implicit": True}, TlsMode.IMPLICIT),
+    ],
+    indirect=["relay"],
+    ids=["starttls", "implicit"],
+)
+def test_tls_below_1_2_is_refused(relay: FakeRelay, lab_ca: LabCA, tls: TlsMode) -> None:
+    session = _session(relay, lab_ca, port=465 if relay.implicit else 587, tls=tls)
+    assert session.failure is not None
+    assert (session.failure.phase, session.failure.outcome) == (Phase.TLS, Outcome.TLS)
+    assert session.failure.cause is Cause.OLD_TLS
+    smtp02 = RELAY_CONTROLS["SMTP-02"](session)
+    assert smtp02.status is Status.FAIL
+    assert "no TLS 1.2 or newer" in smtp02.remediation
+    assert "AUTH" not in relay.commands()
 
 
 @pytest.mark.parametrize("relay", [Fault.ACCEPT], indirect=True)
