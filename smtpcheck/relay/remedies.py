@@ -184,16 +184,17 @@ def _reach(failure: PhaseFailure, session: RelaySession) -> str:
             f"{endpoint.host} does not resolve: check the relay host in the credential file "
             "(Joomla: $smtphost must be a quoted string such as 'in-v3.mailjet.com')."
         )
-    if endpoint.port == 25:
+    if failure.phase is Phase.CONNECT and endpoint.port == 25:
         return (
             "Outbound port 25 is blocked or throttled by most clouds (EC2 included): "
             + _IMPLICIT_ADVICE
             + " — Joomla reads $smtpport, not the toolkit's $smtp_port."
         )
     if failure.phase is Phase.CONNECT:
+        notes = "".join(f" Note: {note}." for note in endpoint.notes)
         return (
             f"Allow outbound TCP to {endpoint.host}:{endpoint.port} (firewall, security group) "
-            f"or use a port the provider serves; {'; '.join(endpoint.notes) or 'see notes'}."
+            f"or use a port the provider serves.{notes}"
         )
     if failure.code is not None and failure.code in (421, 554):
         return (

@@ -192,3 +192,12 @@ def test_delivery_is_skipped_without_mailbox_or_accepted_message() -> None:
     assert evaluate_delivery(_accepted(), None).status is Status.SKIP
     rejected = _failed(Phase.DATA, Outcome.REPLY, 554)
     assert evaluate_delivery(rejected, _delivery()).status is Status.SKIP
+
+
+def test_port_25_advice_only_when_the_connection_failed() -> None:
+    session = _failed(Phase.BANNER, Outcome.REPLY, 421)
+    assert session.endpoint is not None
+    on_25 = replace(session, endpoint=replace(session.endpoint, port=25))
+    assert "refused the session (421)" in RELAY_CONTROLS["SMTP-01"](on_25).remediation
+    refused = replace(on_25, failure=PhaseFailure(Phase.CONNECT, Outcome.NETWORK, "refused"))
+    assert "$smtpport" in RELAY_CONTROLS["SMTP-01"](refused).remediation
