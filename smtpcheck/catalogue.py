@@ -220,6 +220,52 @@ CONTROLS: Mapping[str, Control] = {
             Severity.MEDIUM,
             ("RFC 5321 §5.1", "RFC 7505 §3"),
         ),
+        # Relay and delivery (SPEC §4, target: relay endpoint with one credential set)
+        Control(
+            "SMTP-01",
+            Layer.RELAY,
+            "Relay endpoint reachable",
+            "the provider endpoint resolves, accepts a connection on the configured port, and "
+            "greets with 220",
+            Severity.HIGH,
+            ("RFC 5321 §3.1", "RFC 5321 §4.2", "RFC 6409 §3"),
+        ),
+        Control(
+            "SMTP-02",
+            Layer.RELAY,
+            "TLS in force before AUTH",
+            "TLS is in force before AUTH (implicit or STARTTLS), the certificate is valid for "
+            "the host name, TLS ≥ 1.2",
+            Severity.CRITICAL,
+            ("RFC 8314 §3", "RFC 3207 §4", "RFC 4954 §4", "RFC 6125 §6"),
+        ),
+        Control(
+            "SMTP-03",
+            Layer.RELAY,
+            "Deployed credentials authenticate",
+            "AUTH succeeds with the credentials deployed on the host (never attempted in clear "
+            "text)",
+            Severity.HIGH,
+            ("RFC 4954 §4", "RFC 4954 §6"),
+        ),
+        Control(
+            "SMTP-04",
+            Layer.RELAY,
+            "Test message accepted",
+            "the test message (from the configured address to SYSTEM_TOEMAIL_ADDRESS, with a "
+            "unique token) is accepted with 250",
+            Severity.HIGH,
+            ("RFC 5321 §3.3", "RFC 5321 §4.2.5", "RFC 6409 §4"),
+        ),
+        Control(
+            "SMTP-05",
+            Layer.RELAY,
+            "Test message delivered and authenticated",
+            "(opt-in mailbox) the message arrives within the timeout; its DKIM signature "
+            "verifies; SPF/DKIM/DMARC pass on what arrived",
+            Severity.MEDIUM,
+            ("RFC 6376 §6", "RFC 8601 §2", "RFC 7489 §3.1", "RFC 7489 §4.2"),
+        ),
     )
 }
 

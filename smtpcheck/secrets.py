@@ -110,6 +110,20 @@ class Redactor:
                 ordered = sorted(self._forms, key=len, reverse=True)
                 self._pattern = re.compile("|".join(_form_pattern(form) for form in ordered))
 
+    def snapshot(self) -> frozenset[str]:
+        """What is registered now (one process may run several audits, e.g. a test suite)."""
+        with self._lock:
+            return frozenset(self._forms)
+
+    def restore(self, forms: frozenset[str]) -> None:
+        """Forget every secret registered since :meth:`snapshot` returned ``forms``."""
+        with self._lock:
+            self._forms = set(forms)
+            ordered = sorted(self._forms, key=len, reverse=True)
+            self._pattern = (
+                re.compile("|".join(_form_pattern(form) for form in ordered)) if ordered else None
+            )
+
     def scrub(self, text: str) -> str:
         pattern = self._pattern
         if pattern is None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+
+from smtpcheck.secrets import REDACTOR
 
 
 class NonLoopbackConnect(AssertionError):
@@ -47,5 +52,15 @@ def _loopback_guard(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_loopback_guard)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_redactor() -> Iterator[None]:
+    """Secrets one test registers in the process-wide redactor must not scrub another test's
+    output (a one-letter test password would otherwise blank that letter everywhere after)."""
+    before = REDACTOR.snapshot()
+    yield
+    REDACTOR.restore(before)
+
 
 pytest_plugins = ["pytester"]

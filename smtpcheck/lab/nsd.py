@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from smtpcheck.lab.proc import LabError, Managed, ServerProcess, free_port
+from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port
 
 _SOA = "@ 3600 IN SOA ns1.{origin}. hostmaster.{origin}. 1 3600 900 604800 60"
 _NS = "@ 3600 IN NS ns1.{origin}."
@@ -37,7 +37,7 @@ def txt_rdata(text: str) -> str:
     return "( " + " ".join(quoted) + " )" if len(quoted) > 1 else quoted[0]
 
 
-class NsdServer(Managed):
+class NsdServer(LabService):
     """One NSD instance serving ``zones`` ({origin: zone text}) on ``address:port``."""
 
     def __init__(

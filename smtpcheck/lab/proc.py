@@ -52,8 +52,8 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
 
 
-class Managed:
-    """A lab resource used as a context manager: ``start()`` on enter, ``stop()`` on exit."""
+class LabService:
+    """A lab service that ``with`` starts and always stops (servers, mail stack, fault relays)."""
 
     def start(self) -> Self:
         raise NotImplementedError
@@ -73,7 +73,7 @@ class Managed:
         self.stop()
 
 
-class ServerProcess(Managed):
+class ServerProcess(LabService):
     """One real server running in the foreground, its output in ``log_path``."""
 
     def __init__(

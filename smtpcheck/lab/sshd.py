@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from smtpcheck.lab.proc import LabError, Managed, ServerProcess, free_port, require_root
+from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port, require_root
 
 LAB_USER = "smtpcheck-lab"
 SUDOERS_DIR = Path("/etc/sudoers.d")
@@ -129,7 +129,7 @@ class LabHost:
         return text.count("Starting session: command")
 
 
-class SshLab(Managed):
+class SshLab(LabService):
     """A fleet of lab hosts sharing one client key, one known_hosts file and the lab users."""
 
     def __init__(self, workdir: Path) -> None:

@@ -1,0 +1,288 @@
+"""Where a host's mail goes: the relay endpoint derived from its credential file.
+
+A :class:`~smtpcheck.credentials.model.DeployedSmtp` already says what the application would do:
+for Joomla the host, effective port (25 when the toolkit's ``smtp_port`` is ignored) and TLS mode
+of ``smtpsecure``; for the labelled files (WordPress, Moodle, Drupal) the provider code and port
+465, with no host (the provider's endpoint is used; SES region eu-west-1 as in the toolkit).
+:func:`resolve_endpoint` turns that into a :class:`RelayEndpoint`, the unit the relay controls
+(SPEC §4, SMTP-01…05) are evaluated on, or an :class:`EndpointProblem` when none can be derived.
+
+Operator and lab overrides come from the provider's config table (``[providers.<key>]``; keys the
+catalogue does not know land in ``Provider.extra``):
+
+``connect_address = "127.0.0.1"``
+    Connect to this address instead of resolving the host name. SNI and the certificate check
+    still use the host name, so a lab relay for ``in-v3.mailjet.com`` on 127.0.0.1 must present
+    a certificate for ``in-v3.mailjet.com`` (issued by a CA in ``ca_file``).
+``port_map = {465 = 10465, 587 = 10587}``
+    Connect to the mapped port; findings still name the deployed port.
+``ca_file = "/etc/ssl/lab-ca.pem"``
+    Trust the CAs in this file instead of the system store. Verification is never turned off.
+``timeout = 20``
+    Seconds allowed for each network operation of a session (default 30).
+``ehlo_name = "checker.example.com"``
+    The name announced in EHLO (RFC 5321 §4.1.1.1; default: this machine's host name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smtpcheck.credentials.model import DeployedSmtp
+from smtpcheck.errors import ConfigError
+from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode
+from smtpcheck.secrets import fingerprint
+
+DEFAULT_TIMEOUT = 30.0
+IMPLICIT_PORTS = frozenset({465, 2465})  # RFC 8314 §3.3 (465), SES's 2465 convention
+OVERRIDE_KEYS = ("connect_address", "port_map", "ca_file", "timeout", "ehlo_name")
+
+
+@dataclass(frozen=True)
+class RelayOverrides:
+    """The relay-layer settings of one provider's config table, validated."""
+
+    connect_address: str | None = None
+    port_map: tuple[tuple[int, int], ...] = ()
+    ca_file: str | None = None
+    timeout: float | None = None
+    ehlo_name: str | None = None
+
+
+def _optional_str(key: str, extra: Mapping[str, Any], name: str) -> str | None:
+    value = extra.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"providers.{key}.{name} must be a string")
+    return value
+
+
+def _port(where: str, value: object) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{where}: port {port} out of range")
+    return port
+
+
+def relay_overrides(provider: Provider) -> RelayOverrides:
+    """The relay overrides in ``provider.extra``; a ConfigError names the bad key.
+
+    Call it when the configuration is loaded to reject bad values early (exit status 2).
+    """
+    extra, key = provider.extra, provider.key
+    raw_map = extra.get("port_map", {})
+    if not isinstance(raw_map, Mapping):
+        raise ConfigError(f"providers.{key}.port_map must be a table like {{465 = 10465}}")
+    where = f"providers.{key}.port_map"
+    port_map = tuple(sorted((_port(where, k), _port(where, v)) for k, v in raw_map.items()))
+    timeout = extra.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise ConfigError(f"providers.{key}.timeout must be a positive number of seconds")
+    ca_file = _optional_str(key, extra, "ca_file")
+    if ca_file is not None and not Path(ca_file).is_file():
+        raise ConfigError(f"providers.{key}.ca_file: {ca_file} is not a readable file")
+    return RelayOverrides(
+        connect_address=_optional_str(key, extra, "connect_address"),
+        port_map=port_map,
+        ca_file=ca_file,
+        timeout=float(timeout) if timeout is not None else None,
+        ehlo_name=_optional_str(key, extra, "ehlo_name"),
+    )
+
+
+@dataclass(frozen=True)
+class RelayEndpoint:
+    """One relay endpoint as an application on the host would use it. Frozen and hashable."""
+
+    host: str  # the name the application uses: SNI and certificate host name (RFC 6125)
+    port: int  # the deployed (effective) port
+    tls: TlsMode  # as the application would connect; NONE is a defect, never attempted
+    provider_key: str | None = None
+    provider_name: str | None = None
+    region: str | None = None  # SES: from the host name
+    auth_mechanisms: tuple[str, ...] = ()  # the provider's, in order of preference
+    connect_address: str | None = None
+    connect_port: int | None = None  # from port_map; None: the deployed port
+    ca_file: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    ehlo_name: str | None = None
+    notes: tuple[str, ...] = ()  # facts about the endpoint worth a line of evidence
+
+    @property
+    def dial_port(self) -> int:
+        """The port actually connected to."""
+        return self.connect_port or self.port
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class EndpointProblem:
+    """No endpoint can be derived from a credential file; evaluated as a failing SMTP-01."""
+
+    target: str
+    reason: str
+    remediation: str
+
+
+def _current(provider: Provider | None, catalogue: ProviderCatalogue) -> Provider | None:
+    """The provider as this run's catalogue has it (overrides applied)."""
+    if provider is None:
+        return None
+    return catalogue.get(provider.key) or provider
+
+
+def _tls_for(provider: Provider | None, port: int) -> TlsMode:
+    profile = provider.ports.get(port) if provider else None
+    if profile is not None:
+        return profile.tls
+    return TlsMode.IMPLICIT if port in IMPLICIT_PORTS else TlsMode.STARTTLS
+
+
+def _is_joomla(deployed: DeployedSmtp) -> bool:
+    return deployed.source.endswith("configuration.php")
+
+
+def _notes(
+    deployed: DeployedSmtp, port: int, provider: Provider | None, host: str, tls: TlsMode
+) -> list[str]:
+    notes: list[str] = []
+    if provider is None:
+        notes.append(f"{host} is not a relay of any provider in the catalogue")
+    elif port not in provider.ports:
+        served = ", ".join(str(p) for p in sorted(provider.ports))
+        notes.append(f"{provider.name} is not known to serve port {port} (known: {served})")
+    else:
+        profile = provider.ports[port]
+        if tls is not TlsMode.NONE and profile.tls is not tls:
+            notes.append(
+                f"{provider.name} serves port {port} with {profile.tls.value} TLS, "
+                f"the application would use {tls.value}"
+            )
+    if port == 25 and _is_joomla(deployed):
+        notes.append(
+            "port 25 is Joomla's default when configuration.php sets no $smtpport "
+            "(the toolkit's generation C writes $smtp_port, which Joomla ignores)"
+        )
+    if tls is TlsMode.NONE:
+        notes.append("the application would send AUTH without TLS")
+    return notes
+
+
+def resolve_endpoint(
+    deployed: DeployedSmtp, catalogue: ProviderCatalogue
+) -> RelayEndpoint | EndpointProblem:
+    """The relay endpoint the host's application would use, with the provider's overrides."""
+    provider = _current(deployed.provider, catalogue)
+    if provider is None and deployed.host:
+        provider = catalogue.for_host(deployed.host)
+    host = (deployed.host or (provider.endpoint if provider else "")).strip().rstrip(".")
+    source = f"{deployed.source} ({deployed.shape})"
+    if not host:
+        return EndpointProblem(
+            target=deployed.source,
+            reason=f"{source} names neither a known provider nor a relay host",
+            remediation="Set EMAIL PROVIDER to 1 (SendPulse), 2 (Mailjet) or 3 (Amazon SES), "
+            "or for Joomla $smtphost to the provider's relay host.",
+        )
+    if deployed.port is None:
+        return EndpointProblem(
+            target=host,
+            reason=f"{source} gives no usable port for {host}",
+            remediation="Set the port to the provider's implicit-TLS submission port 465 "
+            "(RFC 8314) — for Joomla under $smtpport, the property Joomla reads.",
+        )
+    tls = deployed.tls or _tls_for(provider, deployed.port)
+    overrides = relay_overrides(provider) if provider else RelayOverrides()
+    return RelayEndpoint(
+        host=host.lower(),
+        port=deployed.port,
+        tls=tls,
+        provider_key=provider.key if provider else None,
+        provider_name=provider.name if provider else None,
+        region=provider.region(host) if provider else None,
+        auth_mechanisms=provider.auth_mechanisms if provider else (),
+        connect_address=overrides.connect_address,
+        connect_port=dict(overrides.port_map).get(deployed.port),
+        ca_file=overrides.ca_file,
+        timeout=overrides.timeout or DEFAULT_TIMEOUT,
+        ehlo_name=overrides.ehlo_name,
+        notes=tuple(_notes(deployed, deployed.port, provider, host, tls)),
+    )
+
+
+@dataclass(frozen=True)
+class RelayJobKey:
+    """What makes two hosts' relay tests the same test: endpoint, user, password, from.
+
+    The password enters as a salted fingerprint (:func:`smtpcheck.secrets.fingerprint`), so the
+    key can be printed, logged and hashed. The salt is per process: group in one process.
+    """
+
+    endpoint: RelayEndpoint
+    username: str | None
+    password: str | None  # a fingerprint, never the password
+    from_address: str | None
+
+
+def relay_job_key(endpoint: RelayEndpoint, deployed: DeployedSmtp) -> Hashable:
+    """The grouping key: hosts with equal keys send one test message between them (SPEC §4)."""
+    password = fingerprint(deployed.password) if deployed.password else None
+    return RelayJobKey(endpoint, deployed.username, password, deployed.from_address)
+
+
+def short_user(username: str | None) -> str:
+    """A user name shortened for a target label (API keys are long; they are not secrets)."""
+    if not username:
+        return "no user"
+    return username if len(username) <= 12 else username[:8] + "…"
+
+
+def relay_target(endpoint: RelayEndpoint, deployed: DeployedSmtp) -> str:
+    """The readable target of the relay findings, e.g. ``in-v3.mailjet.com:465 (user 0123abcd…,
+    from noreply@example.com)``. The password is never part of it."""
+    sender = f", from {deployed.from_address}" if deployed.from_address else ""
+    return f"{endpoint} (user {short_user(deployed.username)}{sender})"
+
+
+@dataclass(frozen=True)
+class RelayJob:
+    """One relay test to run, and the hosts whose credential files it stands for."""
+
+    endpoint: RelayEndpoint
+    deployed: DeployedSmtp  # the first host's settings (all hosts of the job share them)
+    hosts: tuple[str, ...]
+
+
+def plan_relay_jobs(
+    deployments: Iterable[tuple[str, DeployedSmtp]], catalogue: ProviderCatalogue
+) -> tuple[list[RelayJob], list[tuple[str, EndpointProblem]]]:
+    """Group ``(host, deployed)`` pairs into one job per :func:`relay_job_key`.
+
+    Returns the jobs in first-seen order and, per host, the endpoint problems.
+    """
+    jobs: dict[Hashable, RelayJob] = {}
+    problems: list[tuple[str, EndpointProblem]] = []
+    for host, deployed in deployments:
+        endpoint = resolve_endpoint(deployed, catalogue)
+        if isinstance(endpoint, EndpointProblem):
+            problems.append((host, endpoint))
+            continue
+        key = relay_job_key(endpoint, deployed)
+        job = jobs.get(key)
+        jobs[key] = (
+            RelayJob(endpoint, deployed, (host,))
+            if job is None
+            else RelayJob(job.endpoint, job.deployed, (*job.hosts, host))
+        )
+    return list(jobs.values()), problems
