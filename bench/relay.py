@@ -22,11 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import dns.resolver
-
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.lab.mailstack import MailStack, RelayAccount
 from smtpcheck.lab.nsd import NsdServer, zone_text
+from smtpcheck.mailauth.resolver import make_dns_client
 from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode
 from smtpcheck.relay import (
     RelayEndpoint,
@@ -103,8 +102,7 @@ def _run(
     catalogue = ProviderCatalogue.builtin().with_overrides({"mailjet": stack.provider_table()})
     mailjet = catalogue.get("mailjet")
     first = accounts[0]
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers, resolver.port = [nsd.address], nsd.port
+    resolver = make_dns_client([nsd.nameserver])
     os.environ[PASSWORD_ENV] = "bench-mailbox"
     mailbox = mailbox_settings(stack.mailbox_table(PASSWORD_ENV) | {"poll_interval": 0.02})
 

@@ -30,11 +30,10 @@ from email.policy import compat32
 from typing import Any
 
 import dkim
-import dns.exception
-import dns.rdatatype
-import dns.resolver
 
 from smtpcheck.errors import ConfigError
+from smtpcheck.mailauth.client import DnsClient
+from smtpcheck.mailauth.client import Outcome as MailauthOutcome
 from smtpcheck.providers import TlsMode
 from smtpcheck.relay.authresults import AuthResultsHeader, trusted_results
 from smtpcheck.relay.message import TOKEN_HEADER, is_token
@@ -162,22 +161,17 @@ class Delivery:
     notes: tuple[str, ...] = ()  # e.g. a configured folder that does not exist
 
 
-def dkim_dnsfunc(resolver: dns.resolver.Resolver) -> DnsFunc:
-    """A dkimpy ``dnsfunc`` that asks ``resolver`` (the run's resolver, e.g. the lab NSD)."""
+def dkim_dnsfunc(client: DnsClient) -> DnsFunc:
+    """A dkimpy ``dnsfunc`` asking the run's DNS client: the key is read where DKIM-01/02 read
+    it (CNAME chains, as SES uses, are followed by the client)."""
 
     def txt(name: bytes, timeout: float = 5) -> bytes | None:
-        try:
-            answer = resolver.resolve(
-                name.decode(), "TXT", lifetime=timeout, raise_on_no_answer=False, search=False
-            )
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
+        answer = client.query(name.decode(), "TXT")
+        if answer.outcome is MailauthOutcome.TIMEOUT:
+            raise dkim.DnsTimeoutError(answer.describe())
+        if answer.outcome is not MailauthOutcome.ANSWER or not answer.strings:
             return None
-        except dns.exception.Timeout as exc:
-            raise dkim.DnsTimeoutError(str(exc)) from None
-        for rrset in answer.response.answer:  # a CNAME chain (SES) precedes the TXT
-            if rrset.rdtype == dns.rdatatype.TXT:
-                return b"".join(next(iter(rrset)).strings)
-        return None
+        return b"".join(answer.strings[0])
 
     return txt
 
@@ -361,7 +355,7 @@ def fetch_delivery(
     token: str,
     *,
     sent_at: float | None = None,
-    dkim_dns: dns.resolver.Resolver | None = None,
+    dkim_dns: DnsClient | None = None,
 ) -> Delivery:
     """Look for the test message carrying ``token`` (SMTP-05); never raises for the mailbox.
 

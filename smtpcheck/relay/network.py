@@ -10,10 +10,8 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 
-import dns.exception
-import dns.resolver
-
 from smtpcheck.errors import ConfigError, ProbeError
+from smtpcheck.mailauth.client import DnsClient, Outcome
 
 
 class ResolveError(ProbeError):
@@ -39,21 +37,19 @@ def system_resolve(host: str) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def dns_resolve(resolver: dns.resolver.Resolver) -> Resolver:
-    """A :data:`Resolver` asking ``resolver`` (e.g. the run's ``--nameserver``) for A and AAAA."""
+def dns_resolve(client: DnsClient) -> Resolver:
+    """A :data:`Resolver` asking the run's DNS client (``--nameserver``, ``--zone-file``) for A
+    and AAAA: the relay's name is looked up where the DNS controls look, each question once."""
 
     def resolve(host: str) -> list[str]:
         addresses: list[str] = []
         for rdtype in ("A", "AAAA"):
-            try:
-                answer = resolver.resolve(host, rdtype, search=False)
-            except dns.resolver.NXDOMAIN:
-                raise ResolveError(f"{host}: no such domain (NXDOMAIN)") from None
-            except dns.resolver.NoAnswer:
-                continue
-            except (dns.resolver.NoNameservers, dns.exception.Timeout) as exc:
-                raise ResolverUnavailable(f"{host}: {exc}") from None
-            addresses += [rr.to_text() for rr in answer]
+            answer = client.query(host, rdtype)
+            if answer.outcome is Outcome.NXDOMAIN:
+                raise ResolveError(f"{host}: no such domain (NXDOMAIN)")
+            if answer.failed:
+                raise ResolverUnavailable(answer.describe())
+            addresses += answer.records
         if not addresses:
             raise ResolveError(f"{host}: no A or AAAA record")
         return addresses

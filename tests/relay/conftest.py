@@ -12,13 +12,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import dns.resolver
 import pytest
 
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.lab.certs import LabCA
 from smtpcheck.lab.mailstack import MailStack, RelayAccount
 from smtpcheck.lab.nsd import NsdServer, zone_text
+from smtpcheck.mailauth.client import DnsClient
+from smtpcheck.mailauth.resolver import make_dns_client
 from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode
 from smtpcheck.secrets import Secret
 
@@ -61,7 +62,7 @@ class Lab:
     stack: MailStack
     nsd: NsdServer
     catalogue: ProviderCatalogue  # mailjet points at the stack
-    resolver: dns.resolver.Resolver  # the lab NSD
+    resolver: DnsClient  # the lab NSD
     ca: LabCA
 
     @property
@@ -95,10 +96,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_ca: LabCA) -> Iterator[Lab
     try:
         stack.start(nameserver=(nsd.address, nsd.port))
         catalogue = ProviderCatalogue.builtin().with_overrides({"mailjet": stack.provider_table()})
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [nsd.address]
-        resolver.port = nsd.port
-        yield Lab(stack, nsd, catalogue, resolver, lab_ca)
+        yield Lab(stack, nsd, catalogue, make_dns_client([nsd.nameserver]), lab_ca)
     finally:
         stack.stop()
         nsd.stop()

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import dns.resolver
 import pytest
 
 from smtpcheck.findings import Status
 from smtpcheck.lab.nsd import NsdServer, zone_text
+from smtpcheck.mailauth.resolver import make_dns_client
 from smtpcheck.providers import TlsMode
 from smtpcheck.relay import (
     RELAY_CONTROLS,
@@ -212,8 +212,7 @@ def test_dkim_key_missing_from_dns_fails_delivery(
     assert session.token is not None
     zones = {"example.test": zone_text("example.test", "www 300 IN A 127.0.0.1")}
     with NsdServer(tmp_path / "nsd", zones) as bare:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers, resolver.port = [bare.address], bare.port
+        resolver = make_dns_client([bare.nameserver])
         settings = mailbox_settings(
             lab.stack.mailbox_table(mailbox_env) | {"poll_interval": 0.1, "timeout": 20}
         )
