@@ -24,6 +24,15 @@ from smtpcheck.mailauth.domain import DomainFacts, fetch_all_domain_facts, sendi
 from smtpcheck.mailauth.resolver import make_dns_client
 from smtpcheck.mailauth.zonefile import load_zone_file
 from smtpcheck.providers import Provider
+from smtpcheck.relay.delivery import MailboxSettings, fetch_delivery, mailbox_settings
+from smtpcheck.relay.network import dns_resolve
+from smtpcheck.relay.targets import (
+    RelayEvidence,
+    RelayTarget,
+    deployed_from_settings,
+    plan_relay_targets,
+    run_relay_target,
+)
 from smtpcheck.remote.facts import (
     ConnectionFactory,
     HostObservation,
@@ -79,6 +88,12 @@ class Audit:
         self.dns = build_dns_client(config)  # a bad zone file is a ConfigError here
         self._domains: tuple[DomainTarget, ...] | None = None
         self._domain_facts: dict[str, DomainFacts] | None = None
+        mailbox = config.sections.get("mailbox")
+        self.mailbox: MailboxSettings | None = (
+            mailbox_settings(mailbox, self.environ) if mailbox is not None else None
+        )  # a bad [mailbox] table, or its password variable unset, is a ConfigError here
+        self._relays: tuple[RelayTarget, ...] | None = None
+        self._relay_evidence: dict[str, RelayEvidence] | None = None
 
     @property
     def host_targets(self) -> tuple[HostTarget, ...]:
@@ -181,6 +196,52 @@ class Audit:
                 facts = fetch_all_domain_facts([(d.name, d.provider) for d in domains], self.dns)
                 self._domain_facts = {d.name: f for d, f in zip(domains, facts, strict=True)}
             return self._domain_facts[target.name]
+
+    def relay_targets(self) -> tuple[RelayTarget, ...]:
+        """One relay test per distinct credential set on the hosts (each host's deployed
+        values), or, with no hosts, the build-time settings themselves."""
+        if Layer.RELAY not in self.config.layers:
+            return ()
+        if self._relays is None:
+            deployments = [
+                (target.name, deployed)
+                for target in self.config.targets
+                if (deployed := self._deployed(target)) is not None
+                and deployed.username
+                and deployed.password
+            ]
+            if not self.config.targets:
+                settings = deployed_from_settings(self.config.expected)
+                deployments = [("build-time settings", settings)] if settings else []
+            self._relays = tuple(plan_relay_targets(deployments, self.config.providers))
+        return self._relays
+
+    def relay_evidence(self, target: RelayTarget) -> RelayEvidence:
+        """The session (and delivery) of ``target``; every target runs together on first use."""
+        with self._lock:
+            if self._relay_evidence is None:
+                self._relay_evidence = self._run_relays(self.relay_targets())
+            return self._relay_evidence[target.name]
+
+    def _run_relays(self, targets: tuple[RelayTarget, ...]) -> dict[str, RelayEvidence]:
+        resolve = dns_resolve(self.dns)
+        recipient, send = self.config.expected.to_address, not self.config.no_send
+        workers = max(1, min(self.config.jobs, len(targets)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="smtpcheck-relay") as pool:
+            sessions = list(pool.map(
+                lambda t: run_relay_target(t, recipient=recipient, send=send, resolve=resolve),
+                targets,
+            ))  # fmt: skip
+            mailbox = self.mailbox
+            deliveries = list(pool.map(
+                lambda s: fetch_delivery(mailbox, s.token, sent_at=s.sent_at, dkim_dns=self.dns)
+                if mailbox is not None and s.accepted and s.token else None,
+                sessions,
+            ))  # fmt: skip
+        return {
+            target.name: RelayEvidence(session, delivery)
+            for target, session, delivery in zip(targets, sessions, deliveries, strict=True)
+        }
 
     def record(self, finding: Finding) -> None:
         with self._lock:

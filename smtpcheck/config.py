@@ -28,6 +28,7 @@ from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
 from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import ProviderCatalogue
+from smtpcheck.relay.endpoint import relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from smtpcheck.settings import (
@@ -227,6 +228,8 @@ def load_audit_config(
     audit, ssh = data.get("audit", {}), data.get("ssh", {})
     where = f"config {options.config}"
     catalogue = ProviderCatalogue.builtin().with_overrides(data.get("providers", {}))
+    for provider in catalogue:
+        relay_overrides(provider)  # connect_address, port_map, ca_file...: bad values exit 2 now
     jobs = _given(options.jobs, _typed(audit, "jobs", int, where), DEFAULT_JOBS)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {jobs}")

@@ -25,12 +25,17 @@ from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
 from smtpcheck.findings import Finding, Severity, Status
 from smtpcheck.mailauth.domain import DomainFacts
+from smtpcheck.relay.targets import RelayEvidence, RelayTarget
 from smtpcheck.reports import write_reports
 from smtpcheck.secrets import REDACTOR
 from smtpcheck.targets import HostTarget
 
 AUDIT = pytest.StashKey[Audit]()
-TARGET_TYPES: dict[str, type] = {"server": HostTarget, "domain": DomainTarget}
+TARGET_TYPES: dict[str, type] = {
+    "server": HostTarget,
+    "domain": DomainTarget,
+    "relay": RelayTarget,
+}
 TARGET_FIXTURES = tuple(TARGET_TYPES)
 FINDING = "smtpcheck_finding"
 PENDING = "smtpcheck_pending"
@@ -139,6 +144,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "domain" in metafunc.fixturenames:
         domains = get_audit(metafunc.config).domain_targets()
         metafunc.parametrize("domain", domains, ids=[d.name for d in domains], indirect=True)
+    if "relay" in metafunc.fixturenames:
+        relays = get_audit(metafunc.config).relay_targets()
+        metafunc.parametrize("relay", relays, ids=[r.name for r in relays], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -170,6 +178,13 @@ def server(request: pytest.FixtureRequest) -> HostEvidence:
     """One web server's evidence (observed once per run, all hosts concurrently)."""
     target: HostTarget = request.param
     return get_audit(request.config).host_evidence(target)
+
+
+@pytest.fixture
+def relay(request: pytest.FixtureRequest) -> RelayEvidence:
+    """One relay test's session and delivery (all targets run once, together)."""
+    target: RelayTarget = request.param
+    return get_audit(request.config).relay_evidence(target)
 
 
 @pytest.fixture
