@@ -1,12 +1,16 @@
 """``smtpcheck demo``: the whole audit against the built-in lab, on loopback only (SPEC §6).
 
-The lab fleet covers every application and toolkit generation, compliant and not, so the report
-shows every status. The audit goes through the same inventory file, settings and checks an
-operator's ``smtpcheck audit`` uses. Every server the demo starts is stopped before it returns.
+The lab: web servers (one sshd each) covering every application and toolkit generation,
+compliant and not; NSD serving the sending domain and DNS scenarios with known defects; a real
+mail stack posing as Mailjet, and a mailbox. The audit goes through the same inventory file,
+config file, settings and checks an operator's ``smtpcheck audit`` uses, so the report shows
+every status of every layer, including a delivered, DKIM-verified test message. Every server the
+demo starts is stopped before it returns.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import sys
 import tempfile
@@ -15,6 +19,8 @@ from pathlib import Path
 
 from smtpcheck.audit import Audit
 from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.lab.maillab import MailLab
+from smtpcheck.lab.mailstack import RelayAccount
 from smtpcheck.lab.proc import free_port, require_root
 from smtpcheck.lab.seeds import (
     LabCredentials,
@@ -25,16 +31,29 @@ from smtpcheck.lab.seeds import (
     seed_credentials,
 )
 from smtpcheck.lab.sshd import LAB_USER, SshLab
+from smtpcheck.secrets import Secret
 from smtpcheck.targets import App
 
 DEMO_CREDENTIALS = LabCredentials(
     provider=2,
     from_address="notifications@shop.example",
-    to_address="webmaster@shop.example",
+    to_address="webmaster@mailbox.example",
     username="4f1d0c2b9e8a7d6c5b4a39281706f5e4",
     password="demo:Lab-only-secret-9f2",  # noqa: S106 (a lab value); contains ':' to show the toolkit's truncation defect
 )
 SUDO_PASSWORD_ENV = "SMTPCHECK_DEMO_SUDO_PASSWORD"  # noqa: S105 (a variable name)
+MAILBOX_PASSWORD_ENV = "SMTPCHECK_DEMO_MAILBOX_PASSWORD"  # noqa: S105 (a variable name)
+DEMO_DOMAINS = {
+    "eleven-lookups.example": "fail: 11 DNS-querying SPF terms (RFC 7208 §4.6.4)",
+    "weak-key.example": "fail: a 512-bit DKIM key",
+    "p-none.example": "warn: DMARC p=none",
+}
+RELAY_STORIES = (
+    "in-v3.mailjet.com:465  the fleet's shared credentials: sent, delivered, DKIM verified",
+    "in-v3.mailjet.com:587  joomla-gen-b (STARTTLS): sent and delivered",
+    "...:465 credential set 2  drupal-truncated's truncated password: AUTH refused (535)",
+    "in-v3.mailjet.com:25   joomla-gen-c-main (Joomla ignores smtp_port): connection refused",
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,20 @@ def _inventory(fleet: list[tuple[DemoHost, str, str]], lab: SshLab) -> str:
     return "\n".join(lines)
 
 
+def _print_story(fleet: list[tuple[DemoHost, str, str]]) -> None:
+    print(f"smtpcheck demo: {len(fleet) + 1} lab web servers on loopback")
+    for demo, _, _ in fleet:
+        print(f"  {demo.name:<22} {demo.app.value:<9} {demo.story}")
+    print("  wordpress-unreachable  wordpress error: nothing listens on its port")
+    print("sending domains (NSD on loopback):")
+    print(f"  {DEMO_CREDENTIALS.from_address.split('@')[1]:<22} compliant for Mailjet")
+    for domain, story in DEMO_DOMAINS.items():
+        print(f"  {domain:<22} {story}")
+    print("relay tests (a real postfix + dovecot + opendkim posing as Mailjet):")
+    for story in RELAY_STORIES:
+        print(f"  {story}")
+
+
 def run_demo(report_dir: Path, verbosity: int = 0) -> int:
     """Start the lab, audit it, print where the report is, stop everything."""
     from smtpcheck.cli import run_audit
@@ -103,29 +136,42 @@ def run_demo(report_dir: Path, verbosity: int = 0) -> int:
     require_root("smtpcheck demo")
     workdir = Path(tempfile.mkdtemp(prefix="smtpcheck-demo-"))
     workdir.chmod(0o755)  # lab login users must reach their authorized_keys
+    c = DEMO_CREDENTIALS
+    mailbox_password = secrets.token_urlsafe(12)
+    account = RelayAccount(c.username, Secret(c.password), (c.from_address,))
     try:
-        with SshLab(workdir / "ssh") as lab:
-            fleet = _seed_fleet(lab, DEMO_CREDENTIALS)
+        with (
+            SshLab(workdir / "ssh") as lab,
+            MailLab(workdir / "mail", sending_domain=c.from_address.split("@")[1],
+                    accounts=[account], recipient=c.to_address,
+                    mailbox_password=Secret(mailbox_password)) as mail,
+        ):  # fmt: skip
+            fleet = _seed_fleet(lab, c)
             inventory = workdir / "inventory.toml"
             inventory.write_text(_inventory(fleet, lab))
-            environ = {**DEMO_CREDENTIALS.environment(), SUDO_PASSWORD_ENV: lab.sudo_password}
-            options = AuditOptions(
-                inventory=inventory,
-                known_hosts=lab.known_hosts,
-                report_dir=report_dir,
-                layers="host",
+            config = workdir / "smtpcheck.toml"
+            config.write_text(
+                mail.config_toml(
+                    mailbox_password_env=MAILBOX_PASSWORD_ENV, domains=list(DEMO_DOMAINS)
+                )
             )
-            print(f"smtpcheck demo: {len(fleet) + 1} lab web servers on loopback")
-            for demo, _, _ in fleet:
-                print(f"  {demo.name:<22} {demo.app.value:<9} {demo.story}")
-            print("  wordpress-unreachable  wordpress error: nothing listens on its port")
+            environ = {
+                **c.environment(),
+                SUDO_PASSWORD_ENV: lab.sudo_password,
+                MAILBOX_PASSWORD_ENV: mailbox_password,
+            }
+            options = AuditOptions(
+                inventory=inventory, config=config, known_hosts=lab.known_hosts,
+                report_dir=report_dir,
+            )  # fmt: skip
+            _print_story(fleet)
             audit = Audit(load_audit_config(options, environ), environ)
             status = run_audit(audit, verbosity)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
-        f"smtpcheck demo: audit exit status {status} (the non-compliant lab hosts fail on "
-        f"purpose); open {report_dir / 'report.html'}"
+        f"smtpcheck demo: audit exit status {status} (the non-compliant lab hosts, domains and "
+        f"relays fail on purpose); open {report_dir / 'report.html'}"
     )
     return 0 if status in (0, 1) else status
 

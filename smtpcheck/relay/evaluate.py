@@ -279,12 +279,15 @@ def evaluate_delivery(session: RelaySession, delivery: Delivery | None) -> Findi
     """SMTP-05: arrived within the timeout, DKIM verifies, SPF/DKIM/DMARC pass on arrival."""
     control = get_control("SMTP-05")
     evidence = session_evidence(session)
+    if not session.accepted:  # judged first: nothing can arrive, mailbox or not
+        summary = "not reached: the relay did not accept the test message"
+        return control.finding(session.target, Status.SKIP, summary, evidence)
     if delivery is None:
         return control.finding(
             session.target, Status.SKIP, "no mailbox configured (SMTP-05 is opt-in)", evidence
         )
-    if not session.accepted or session.token != delivery.token:
-        summary = "not reached: the relay did not accept the test message"
+    if session.token != delivery.token:
+        summary = "not reached: the mailbox was searched for another message's token"
         return control.finding(session.target, Status.SKIP, summary, evidence)
     evidence |= {
         "mailbox": delivery.mailbox,

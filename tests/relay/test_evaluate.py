@@ -189,9 +189,18 @@ def test_delivery_mailbox_error_is_an_error() -> None:
 
 
 def test_delivery_is_skipped_without_mailbox_or_accepted_message() -> None:
-    assert evaluate_delivery(_accepted(), None).status is Status.SKIP
+    no_mailbox = evaluate_delivery(_accepted(), None)
+    assert (no_mailbox.status, no_mailbox.summary) == (
+        Status.SKIP,
+        "no mailbox configured (SMTP-05 is opt-in)",
+    )
     rejected = _failed(Phase.DATA, Outcome.REPLY, 554)
-    assert evaluate_delivery(rejected, _delivery()).status is Status.SKIP
+    for delivery in (_delivery(), None):  # a mailbox or not: nothing was sent to look for
+        finding = evaluate_delivery(rejected, delivery)
+        assert (finding.status, finding.summary) == (
+            Status.SKIP,
+            "not reached: the relay did not accept the test message",
+        )
 
 
 def test_port_25_advice_only_when_the_connection_failed() -> None:
