@@ -16,19 +16,21 @@ import pytest
 
 from smtpcheck.audit import Audit
 from smtpcheck.config import AuditOptions, load_audit_config
-from smtpcheck.lab.dnszones import DkimKeys, build_zones
+from smtpcheck.lab.maillab import MailLab
+from smtpcheck.lab.mailstack import RelayAccount
 from smtpcheck.lab.nsd import NsdServer
 from smtpcheck.lab.proc import LabError
 from smtpcheck.lab.seeds import LabCredentials
 from smtpcheck.lab.sshd import LAB_USER, LabHost, SshLab
 from smtpcheck.remote import SshOptions
+from smtpcheck.secrets import Secret
 from smtpcheck.targets import App, HostTarget, parse_host_url
 
 CANARY = "Cnry-7f3e9a1b:SECRET-pw"  # unique enough to search every artifact for
 CREDS = LabCredentials(
     provider=2,
     from_address="notifications@shop.example",
-    to_address="webmaster@shop.example",
+    to_address="ops@mailbox.example",
     username="4f1d0c2b9e8a7d6c5b4a39281706f5e4",
     password=CANARY,
 )
@@ -81,9 +83,31 @@ def lab_audit(
     return Audit(config, env)
 
 
+MAILBOX_ENV = "SMTPCHECK_TEST_MAILBOX_PASSWORD"
+MAILBOX_PASSWORD = "mailbox-pw-4e1d"
+
+
 @pytest.fixture(scope="session")
-def dns_lab(lab_dir: Path) -> Iterator[NsdServer]:
-    """NSD serving the lab's DNS scenarios and the providers' stand-in zones."""
-    zones = build_zones(DkimKeys.generate())
-    with NsdServer(lab_dir / "nsd", zones) as server:
-        yield server
+def mail_lab(lab_dir: Path) -> Iterator[MailLab]:
+    """NSD (the DNS scenarios and shop.example) and a mail stack posing as Mailjet, whose one
+    account is CREDS: the relay accepts exactly what a compliant lab host holds."""
+    account = RelayAccount(CREDS.username, Secret(CREDS.password), (CREDS.from_address,))
+    lab = MailLab(
+        lab_dir / "mail",
+        sending_domain=CREDS.from_address.split("@")[1],
+        accounts=[account],
+        recipient=CREDS.to_address,
+        mailbox_password=Secret(MAILBOX_PASSWORD),
+    )
+    try:
+        lab.start()
+    except LabError as exc:
+        pytest.fail(f"the mail lab cannot run here: {exc}", pytrace=False)
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(scope="session")
+def dns_lab(mail_lab: MailLab) -> NsdServer:
+    """NSD serving the lab's DNS scenarios, the providers' stand-ins and shop.example."""
+    return mail_lab.nsd

@@ -24,8 +24,19 @@ def test_demo_shows_every_status_and_stops_its_servers(tmp_path: Path) -> None:
     assert all(
         report["summary"][status] > 0 for status in ("pass", "fail", "warn", "skip", "error")
     )
-    apps = {f["evidence"].get("app") for f in report["findings"]}
+    findings = report["findings"]
+    apps = {f["evidence"].get("app") for f in findings}
     assert {"wordpress", "moodle", "drupal", "joomla"} <= apps
+    domains = {f["target"] for f in findings if f["control_id"].startswith(("SPF", "DMARC"))}
+    assert domains == {"shop.example", "eleven-lookups.example", "weak-key.example",
+                       "p-none.example"}  # fmt: skip
+    delivered = [f for f in findings if f["control_id"] == "SMTP-05" and f["status"] == "pass"]
+    assert delivered
+    assert all(f["evidence"]["dkim_verified"] is True for f in delivered)
+    relay_failures = [f for f in findings if f["control_id"].startswith("SMTP-")
+                      and f["status"] == "fail"]  # fmt: skip
+    assert relay_failures
+    assert "report.html" in stdout
     leftovers = subprocess.run(["pgrep", "-f", "smtpcheck-demo-"], capture_output=True, text=True)
     assert leftovers.stdout == ""
     assert list(SUDOERS_DIR.glob(f"smtpcheck-lab-{demo.pid}-*")) == []
