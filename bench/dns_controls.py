@@ -1,6 +1,7 @@
 """DNS layer benchmark: queries sent and wall time, smtpcheck against checkdmarc, 1 and 50 domains.
 
-Run as ``python bench/dns.py`` (root: it starts NSD on loopback). Figures only, no thresholds.
+Run as ``python bench/dns_controls.py`` (root: it starts NSD on loopback). Figures only, no
+thresholds.
 
 Queries are counted the same way for both tools, as UDP datagrams sent by any socket plus TCP
 queries through dnspython's ``dns.query.tcp``; for smtpcheck its own ``queries_sent`` is
@@ -11,42 +12,34 @@ a UDP proxy that holds each query and each reply 10 ms, standing for a resolver 
 
 from __future__ import annotations
 
-import sys
+import multiprocessing
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-# This file is bench/dns.py: as a script, its folder comes first on sys.path and would shadow
-# dnspython's "dns" package. Drop it before anything imports dns.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+import checkdmarc.dmarc
+import checkdmarc.spf
+import checkdmarc.utils
+import dns.nameserver
+import dns.query
 
-import multiprocessing  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from typing import Any  # noqa: E402
-
-import checkdmarc.dmarc  # noqa: E402
-import checkdmarc.spf  # noqa: E402
-import checkdmarc.utils  # noqa: E402
-import dns.nameserver  # noqa: E402
-import dns.query  # noqa: E402
-
-from smtpcheck.lab.dnszones import DkimKeys, build_scenarios, build_zones  # noqa: E402
-from smtpcheck.lab.nsd import NsdServer, zone_text  # noqa: E402
-from smtpcheck.mailauth.dmarc import fetch_dmarc  # noqa: E402
-from smtpcheck.mailauth.domain import (  # noqa: E402
+from smtpcheck.lab.dnszones import DkimKeys, build_scenarios, build_zones
+from smtpcheck.lab.nsd import NsdServer, zone_text
+from smtpcheck.mailauth.dmarc import fetch_dmarc
+from smtpcheck.mailauth.domain import (
     evaluate_domain,
     fetch_all_domain_facts,
 )
-from smtpcheck.mailauth.resolver import make_dns_client  # noqa: E402
-from smtpcheck.mailauth.spftree import fetch_spf_tree  # noqa: E402
-from smtpcheck.providers import ProviderCatalogue  # noqa: E402
+from smtpcheck.mailauth.resolver import make_dns_client
+from smtpcheck.mailauth.spftree import fetch_spf_tree
+from smtpcheck.providers import ProviderCatalogue
 
 DOMAIN = "good-mailjet.example"
 RUNS = 15
