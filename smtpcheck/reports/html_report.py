@@ -61,8 +61,8 @@ def _matrices(result: AuditResult) -> list[Matrix]:
         findings = [f for f in result.findings if layer_of(f) is layer]
         if not findings:
             continue
-        ids = sorted({f.control_id for f in findings})
-        controls = [CONTROLS[i] for i in ids if i in CONTROLS]
+        present = {f.control_id for f in findings}
+        controls = [control for cid, control in CONTROLS.items() if cid in present]
         rows: dict[str, dict[str, Finding]] = {}
         for finding in findings:
             rows.setdefault(finding.target, {})[finding.control_id] = finding

@@ -92,3 +92,22 @@ def test_short_secrets_are_redacted_only_where_they_stand_alone(
 )
 def test_terminal_safe(text: str, shown: str) -> None:
     assert terminal_safe(text) == shown
+
+
+def test_html_matrix_columns_follow_the_catalogue_order() -> None:
+    from datetime import UTC, datetime
+
+    from smtpcheck.findings import Finding, Severity
+    from smtpcheck.reports.html_report import render_html
+    from smtpcheck.result import AuditResult
+
+    findings = [
+        Finding(cid, "shop.example", Status.PASS, Severity.HIGH, "ok")
+        for cid in ("MX-01", "DKIM-01", "SPF-02", "DMARC-01", "SPF-01")
+    ]
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    html = render_html(AuditResult.of(findings, moment, moment, "0"))
+    header = html[html.index("Sending domains") :]
+    positions = [header.index(f">{cid}</th>") for cid in ("SPF-01", "SPF-02", "DKIM-01",
+                                                             "DMARC-01", "MX-01")]  # fmt: skip
+    assert positions == sorted(positions)
