@@ -434,6 +434,35 @@ def test_cred_03_php_error_is_a_fatal_problem(tmp_path: Any) -> None:
     assert str(finding.evidence["reader"]).startswith("static PHP-literal parser (PHP 8")
 
 
+@needs_php
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        pytest.param("$smtppass = 'Zx9'qTw7'x';", id="quotes-in-single-quotes"),
+        pytest.param("$smtppass = Zx9qTw7unquoted;", id="unquoted"),
+    ],
+)
+def test_cred_03_php_error_never_quotes_a_malformed_password(
+    tmp_path: Any, declaration: str
+) -> None:
+    """The toolkit's sed writes a password with a ' unescaped: PHP's own message then quotes
+    the rest of it ('unexpected identifier "qTw7"'), and nothing has registered it as a secret
+    (no reader could take the value). PHP's words must not reach the evidence for that file."""
+    content = joomla(p=("$smtppass = " + repr(PASSWORD).replace('"', "'") + ";", declaration))
+    path = tmp_path / "configuration.php"
+    path.write_bytes(content)
+    status, output = run_php_reader(path)
+    assert b"qTw7" in output or b"Zx9qTw7" in output  # PHP's error does quote it
+    facts = file_facts(JOOMLA_PATH, content, php=_php(output, status))
+
+    finding = evaluate_well_formed(evidence(App.JOOMLA, facts=facts, run_php=True))
+
+    assert finding.status is Status.FAIL
+    text = repr(finding) + repr(finding.to_dict())
+    assert "qTw7" not in text
+    assert "PHP cannot load the configuration" in text
+
+
 # --- CRED-04 ------------------------------------------------------------------------------------
 
 
