@@ -85,6 +85,36 @@ def test_crash(server, verdict):
     ]
 
 
+def test_a_check_whose_fixture_crashes_becomes_an_error_finding(pytester: pytest.Pytester) -> None:
+    """A target fixture (``domain``, ``relay``...) that raises runs before ``verdict``: the control
+    must still give an ``error`` finding, or the run reports nothing and exits 0."""
+    pytester.makepyfile(
+        test_crash="""
+import pytest
+
+@pytest.fixture
+def broken(server):
+    raise RuntimeError("boom in setup")
+
+@pytest.mark.control("CRED-01")
+def test_crash(server, broken, verdict):
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    report = _report(pytester)
+    assert report["summary"] == {"pass": 0, "fail": 0, "warn": 0, "skip": 0, "error": 1}
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert [(f["control_id"], f["target"], f["status"], f["summary"]) for f in findings] == [
+        ("CRED-01", "local://", "error", "the check itself failed: RuntimeError: boom in setup")
+    ]
+
+
 def test_usage_error_in_pytest_mode(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "--layers", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
