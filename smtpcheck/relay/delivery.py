@@ -185,11 +185,12 @@ def verify_dkim(raw: bytes, dnsfunc: DnsFunc | None = None) -> DkimCheck:
     domain = selector = None
     detail = ""
     for index in range(count):
-        signature = dkim.DKIM(raw, minkey=1024)
-        try:
+        try:  # what arrived comes from outside: dkimpy raises more than DKIMException for it
+            signature = dkim.DKIM(raw, minkey=1024)
             lookup = {"dnsfunc": dnsfunc} if dnsfunc else {}
             ok = bool(signature.verify(idx=index, **lookup))
-        except dkim.DKIMException as exc:
+        # binascii.Error (a ValueError) for a bh= with inner padding; IndexError for i= equal to d=
+        except (dkim.DKIMException, ValueError, IndexError) as exc:
             detail = f"signature {index + 1}: {exc}"
             continue
         domain = _ascii(signature.domain)
