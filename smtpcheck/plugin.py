@@ -10,7 +10,6 @@ by the process that owns the session (not by xdist workers).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -229,7 +228,7 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
         if finding.control_id != control_id:
             raise AssertionError(f"check for {control_id} produced {finding.control_id}")
         # Scrubbed again on the way out: user_properties reach pytest's own --junitxml.
-        scrubbed = json.loads(REDACTOR.scrub(json.dumps(finding.to_dict())))
+        scrubbed = REDACTOR.scrub_data(finding.to_dict())
         request.node.user_properties.append((FINDING, scrubbed))
         if finding.status is Status.SKIP:
             pytest.skip(scrubbed["summary"])

@@ -6,6 +6,7 @@ observation without any server.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -113,6 +114,41 @@ def test_crash(server, broken, verdict):
     assert [(f["control_id"], f["target"], f["status"], f["summary"]) for f in findings] == [
         ("CRED-01", "local://", "error", "the check itself failed: RuntimeError: boom in setup")
     ]
+
+
+def test_findings_leave_the_check_scrubbed_whatever_the_secret_holds(
+    pytester: pytest.Pytester,
+) -> None:
+    """user_properties reach pytest's own --junitxml and the reports: a secret with characters
+    JSON escapes (" \\ ö) must be scrubbed as a value, not in serialised text."""
+    pytester.makepyfile(
+        test_leak="""
+import pytest
+from smtpcheck.findings import Finding, Severity, Status
+from smtpcheck.secrets import REDACTOR, Secret
+
+CANARY = 'Cnry-q"u\\\\o-p\u00f6ss'
+
+@pytest.mark.control("CRED-04")
+def test_leak(server, verdict):
+    REDACTOR.register(Secret(CANARY))
+    verdict(Finding("CRED-04", "local://", Status.FAIL, Severity.HIGH, "differs: " + CANARY,
+                    {"file_has": CANARY}))
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"), "--junitxml", "pytest-junit.xml",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    canary = 'Cnry-q"u\\o-p\u00f6ss'
+    finding = _report(pytester)["findings"][0]  # type: ignore[index]
+    assert finding["summary"] == "differs: <redacted>"
+    assert finding["evidence"] == {"file_has": "<redacted>"}
+    junit = (pytester.path / "pytest-junit.xml").read_text(encoding="utf-8")
+    assert "file_has" in junit
+    assert canary not in html.unescape(junit)
+    assert canary not in result.stdout.str()
 
 
 def test_usage_error_in_pytest_mode(pytester: pytest.Pytester) -> None:
