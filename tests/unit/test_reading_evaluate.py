@@ -650,6 +650,10 @@ CRED_05_JOOMLA = {
                    "smtpsecure 'ssl' means implicit TLS, but port 587 at Mailjet is STARTTLS"),
     "tls-on-465": (joomla(port=465, secure="tls"), Status.FAIL,
                    "smtpsecure 'tls' means STARTTLS, but port 465 at Mailjet is implicit TLS"),
+    # That SendPulse's 2525 is STARTTLS is unconfirmed (U): the mismatch can only warn.
+    "ssl-on-2525-unconfirmed": (joomla(host="smtp-pulse.com", port=2525, secure="ssl"),
+                                Status.WARN, "smtpsecure 'ssl' means implicit TLS, but port 2525 "
+                                "at SendPulse is STARTTLS (unconfirmed: reference tag U)"),
     "unknown-host": (joomla(host="mail.shop.example"), Status.FAIL,
                      "smtphost 'mail.shop.example' is not a known provider relay"),
     "empty-host": (joomla(host=""), Status.FAIL, "smtphost is empty"),
