@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from smtpcheck.cli import checks_dir
+from smtpcheck.audit import Audit, DomainTarget
+from smtpcheck.cli import checks_dir, run_audit
+from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.findings import ExitStatus
 
 CHECKS = checks_dir()
 
@@ -179,3 +182,24 @@ def test_own_fixture(verdict):
     result.assert_outcomes(passed=3)
     assert not (pytester.path / "reports").exists()
     assert "smtpcheck:" not in result.stdout.str()
+
+
+def test_an_audit_that_cannot_collect_its_checks_does_not_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Targets are derived while pytest collects the checks: a bug there is a collection error,
+    after which the session still finishes and writes an empty report. Exit 0 would tell CI
+    that every control passed."""
+
+    def broken(self: Audit) -> tuple[DomainTarget, ...]:
+        raise RuntimeError("bug while deriving the sending domains")
+
+    monkeypatch.setattr(Audit, "domain_targets", broken)
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host,dns",
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    audit = Audit(load_audit_config(options, environ={}), environ={})
+
+    status = run_audit(audit)
+
+    assert status == ExitStatus.FINDINGS
+    assert "smtpcheck: error: the checks could not all run" in capsys.readouterr().err
