@@ -139,14 +139,28 @@ def pytest_args(verbosity: int) -> list[str]:
     return [*args, "-q"] if verbosity == 0 else [*args, "-" + "v" * verbosity]
 
 
+_COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
 def run_audit(audit: Audit, verbosity: int = 0) -> int:
-    """Run the checks of ``audit`` through pytest; the exit status comes from the findings."""
+    """Run the checks of ``audit`` through pytest; the exit status comes from the findings.
+
+    A session that ended early (an error while collecting the checks, an internal error, an
+    interrupt) still writes its reports, with the findings it has; it is never exit status 0.
+    """
     code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
     if audit.result is None:
         print(
             f"smtpcheck: error: the audit did not run (pytest exit status {code})", file=sys.stderr
         )
         return ExitStatus.USAGE
+    if code not in _COMPLETED:
+        print(
+            f"smtpcheck: error: the checks could not all run (pytest exit status {int(code)}); "
+            "the reports hold only the findings made before that",
+            file=sys.stderr,
+        )
+        return max(int(audit.result.exit_status), ExitStatus.FINDINGS)
     return int(audit.result.exit_status)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from smtpcheck.catalogue import Layer
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
+from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.relay.endpoint import relay_overrides
@@ -228,8 +229,9 @@ def load_audit_config(
     audit, ssh = data.get("audit", {}), data.get("ssh", {})
     where = f"config {options.config}"
     catalogue = ProviderCatalogue.builtin().with_overrides(data.get("providers", {}))
-    for provider in catalogue:
-        relay_overrides(provider)  # connect_address, port_map, ca_file...: bad values exit 2 now
+    for provider in catalogue:  # bad values exit 2 now, not when a layer first uses them
+        relay_overrides(provider)  # connect_address, port_map, ca_file...
+        DnsProfile.of(provider)  # dkim_record, *_confidence, spf_scope, return_path...
     jobs = _given(options.jobs, _typed(audit, "jobs", int, where), DEFAULT_JOBS)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, not {jobs}")

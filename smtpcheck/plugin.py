@@ -10,7 +10,6 @@ by the process that owns the session (not by xdist workers).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -205,20 +204,31 @@ def _target_of(item: pytest.Item) -> str:
     return "?"
 
 
+def _control_id(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("control")
+    return str(marker.args[0]) if marker else item.name
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Mark a control as pending before any fixture runs: a target fixture that raises (the
+    ``domain`` fixture fetching DNS, say) must still leave an ``error`` finding."""
+    if item.get_closest_marker("control") is not None:
+        item.user_properties.append(
+            (PENDING, {"control_id": _control_id(item), "target": _target_of(item)})
+        )
+
+
 @pytest.fixture
 def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
     """Record a check's one finding and turn its status into the pytest outcome."""
-    marker = request.node.get_closest_marker("control")
-    control_id = marker.args[0] if marker else request.node.name
-    request.node.user_properties.append(
-        (PENDING, {"control_id": control_id, "target": _target_of(request.node)})
-    )
+    control_id = _control_id(request.node)
 
     def judge(finding: Finding) -> None:
         if finding.control_id != control_id:
             raise AssertionError(f"check for {control_id} produced {finding.control_id}")
         # Scrubbed again on the way out: user_properties reach pytest's own --junitxml.
-        scrubbed = json.loads(REDACTOR.scrub(json.dumps(finding.to_dict())))
+        scrubbed = REDACTOR.scrub_data(finding.to_dict())
         request.node.user_properties.append((FINDING, scrubbed))
         if finding.status is Status.SKIP:
             pytest.skip(scrubbed["summary"])

@@ -15,6 +15,7 @@ import re
 import secrets as _random
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 REDACTED = "<redacted>"
 
@@ -129,6 +130,20 @@ class Redactor:
         if pattern is None:
             return text
         return pattern.sub(REDACTED, text)
+
+    def scrub_data(self, value: Any) -> Any:
+        """``value`` with every string in it scrubbed, walking dicts, lists and tuples.
+
+        For structured data, scrub before serialising: JSON writes ``"`` as ``\\"`` and
+        ``ö`` as ``\\u00f6``, HTML and XML ``&`` as ``&amp;``, and a secret written that way
+        no longer matches its registered form."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(str(k)): self.scrub_data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.scrub_data(item) for item in value)
+        return value
 
     def scrub_bytes(self, data: bytes) -> bytes:
         return self.scrub(data.decode("utf-8", "surrogateescape")).encode(

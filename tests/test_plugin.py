@@ -6,12 +6,16 @@ observation without any server.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
 import pytest
 
-from smtpcheck.cli import checks_dir
+from smtpcheck.audit import Audit, DomainTarget
+from smtpcheck.cli import checks_dir, run_audit
+from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.findings import ExitStatus
 
 CHECKS = checks_dir()
 
@@ -85,6 +89,71 @@ def test_crash(server, verdict):
     ]
 
 
+def test_a_check_whose_fixture_crashes_becomes_an_error_finding(pytester: pytest.Pytester) -> None:
+    """A target fixture (``domain``, ``relay``...) that raises runs before ``verdict``: the control
+    must still give an ``error`` finding, or the run reports nothing and exits 0."""
+    pytester.makepyfile(
+        test_crash="""
+import pytest
+
+@pytest.fixture
+def broken(server):
+    raise RuntimeError("boom in setup")
+
+@pytest.mark.control("CRED-01")
+def test_crash(server, broken, verdict):
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    report = _report(pytester)
+    assert report["summary"] == {"pass": 0, "fail": 0, "warn": 0, "skip": 0, "error": 1}
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert [(f["control_id"], f["target"], f["status"], f["summary"]) for f in findings] == [
+        ("CRED-01", "local://", "error", "the check itself failed: RuntimeError: boom in setup")
+    ]
+
+
+def test_findings_leave_the_check_scrubbed_whatever_the_secret_holds(
+    pytester: pytest.Pytester,
+) -> None:
+    """user_properties reach pytest's own --junitxml and the reports: a secret with characters
+    JSON escapes (" \\ ö) must be scrubbed as a value, not in serialised text."""
+    pytester.makepyfile(
+        test_leak="""
+import pytest
+from smtpcheck.findings import Finding, Severity, Status
+from smtpcheck.secrets import REDACTOR, Secret
+
+CANARY = 'Cnry-q"u\\\\o-p\u00f6ss'
+
+@pytest.mark.control("CRED-04")
+def test_leak(server, verdict):
+    REDACTOR.register(Secret(CANARY))
+    verdict(Finding("CRED-04", "local://", Status.FAIL, Severity.HIGH, "differs: " + CANARY,
+                    {"file_has": CANARY}))
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host",
+        "--report-dir", str(pytester.path / "reports"), "--junitxml", "pytest-junit.xml",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    canary = 'Cnry-q"u\\o-p\u00f6ss'
+    finding = _report(pytester)["findings"][0]  # type: ignore[index]
+    assert finding["summary"] == "differs: <redacted>"
+    assert finding["evidence"] == {"file_has": "<redacted>"}
+    junit = (pytester.path / "pytest-junit.xml").read_text(encoding="utf-8")
+    assert "file_has" in junit
+    assert canary not in html.unescape(junit)
+    assert canary not in result.stdout.str()
+
+
 def test_usage_error_in_pytest_mode(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "--layers", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -113,3 +182,24 @@ def test_own_fixture(verdict):
     result.assert_outcomes(passed=3)
     assert not (pytester.path / "reports").exists()
     assert "smtpcheck:" not in result.stdout.str()
+
+
+def test_an_audit_that_cannot_collect_its_checks_does_not_exit_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Targets are derived while pytest collects the checks: a bug there is a collection error,
+    after which the session still finishes and writes an empty report. Exit 0 would tell CI
+    that every control passed."""
+
+    def broken(self: Audit) -> tuple[DomainTarget, ...]:
+        raise RuntimeError("bug while deriving the sending domains")
+
+    monkeypatch.setattr(Audit, "domain_targets", broken)
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host,dns",
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    audit = Audit(load_audit_config(options, environ={}), environ={})
+
+    status = run_audit(audit)
+
+    assert status == ExitStatus.FINDINGS
+    assert "smtpcheck: error: the checks could not all run" in capsys.readouterr().err

@@ -7,7 +7,7 @@ values, every well-formedness problem, and the :class:`DeployedSmtp` the applica
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from smtpcheck.credentials import joomla, labelled
 from smtpcheck.credentials.labelled import Problem
@@ -112,8 +112,21 @@ def _joomla_shape(
     return "; ".join(traits) or "Joomla configuration.php (generation not recognised)"
 
 
-def _php_reading(facts: FileFacts, run_php: bool) -> tuple[joomla.PhpResult | None, str]:
-    """PHP's own reading when it worked, else why the static reader is used."""
+_WITHHELD = (
+    "its message is not shown: $smtppass is not a plain string literal, so the message could "
+    "quote part of the password"
+)
+
+
+def _php_reading(
+    facts: FileFacts, run_php: bool, config: joomla.JoomlaConfig
+) -> tuple[joomla.PhpResult | None, str]:
+    """PHP's own reading when it worked, else why the static reader is used.
+
+    PHP's error quotes the code it choked on (``unexpected identifier "rest"``, ``Undefined
+    constant "word"``). When that code may be the password (a ``'`` the toolkit's sed left
+    unescaped, an unquoted value), no reader took a value to register as a secret, so the
+    message is withheld instead."""
     if not run_php:
         return None, "static PHP-literal parser (running PHP is disabled for this host)"
     if facts.php is None or not facts.php.available:
@@ -122,9 +135,17 @@ def _php_reading(facts: FileFacts, run_php: bool) -> tuple[joomla.PhpResult | No
     if result is None:
         status = facts.php.exit_status
         return None, f"static PHP-literal parser (php on the host failed, exit {status})"
+    if result.error is not None and not result.refused and not _password_is_literal(config):
+        result = replace(result, error=_WITHHELD)
     if result.error is not None:
         return result, f"static PHP-literal parser (PHP {result.php_version}: {result.error})"
     return result, f"PHP {result.php_version} on the host, as Joomla reads it"
+
+
+def _password_is_literal(config: joomla.JoomlaConfig) -> bool:
+    """True unless the file declares $smtppass with something other than one string literal."""
+    literal = config.properties.get("smtppass")
+    return literal is None or literal.kind == "string"
 
 
 def _is_on(value: object) -> bool:
@@ -135,7 +156,7 @@ def read_joomla(
     facts: FileFacts, text: str, catalogue: ProviderCatalogue, *, run_php: bool
 ) -> CredentialReading:
     config = joomla.parse_joomla_config(text)
-    php, reader = _php_reading(facts, run_php)
+    php, reader = _php_reading(facts, run_php, config)
     problems = list(config.problems)
     notes: tuple[str, ...] = ()
     if php is not None and php.error is not None and not php.refused:

@@ -138,10 +138,12 @@ def _judge_joomla(reading: CredentialReading, catalogue: ProviderCatalogue) -> J
     assert profile is not None
     if profile.tls is not dep.tls:
         secure = reading.settings.get("smtpsecure")
+        unconfirmed = profile.confidence is Confidence.UNCONFIRMED  # the mismatch rests on U
         return (
-            Status.FAIL,
+            Status.WARN if unconfirmed else Status.FAIL,
             f"smtpsecure {secure!r} means {_TLS_WORD[dep.tls]}, but port {port} at "
-            f"{dep.provider.name} is {_TLS_WORD[profile.tls]}",
+            f"{dep.provider.name} is {_TLS_WORD[profile.tls]}"
+            + (" (unconfirmed: reference tag U)" if unconfirmed else ""),
             "Pair 'ssl' with an implicit-TLS port (465) and 'tls' with a STARTTLS port (587).",
             {"provider": dep.provider.name},
         )

@@ -7,6 +7,7 @@ import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
@@ -92,7 +93,7 @@ def _key_bits(key_type: str, data: str) -> tuple[int | None, Issue | None]:
         return 256, None
     try:
         key = load_der_public_key(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # e.g. an EC curve nobody knows
         return None, Issue("key-data", "p= is not a DER RSA public key", _S3_6_1)
     if not isinstance(key, rsa.RSAPublicKey):
         return None, Issue("key-type", "k=rsa but p= holds another kind of key", _S3_6_1)

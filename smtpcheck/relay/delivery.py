@@ -106,6 +106,9 @@ def mailbox_settings(
     if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
         raise ConfigError("mailbox.folders must be a non-empty list of folder names")
     port = int(_number(table, "port", 993 if tls is TlsMode.IMPLICIT else 143))
+    ca_file = _text(table, "ca_file")
+    if ca_file is not None:
+        tls_context(ca_file)  # a bad file is a ConfigError now, not when the mailbox is polled
     return MailboxSettings(
         host=host,
         user=user,
@@ -116,7 +119,7 @@ def mailbox_settings(
         timeout=_number(table, "timeout", 120.0),
         poll_interval=_number(table, "poll_interval", 2.0),
         keep_message=bool(table.get("keep_message", False)),
-        ca_file=_text(table, "ca_file"),
+        ca_file=ca_file,
         connect_address=_text(table, "connect_address"),
         authserv_id=_text(table, "authserv_id"),
     )
@@ -185,11 +188,12 @@ def verify_dkim(raw: bytes, dnsfunc: DnsFunc | None = None) -> DkimCheck:
     domain = selector = None
     detail = ""
     for index in range(count):
-        signature = dkim.DKIM(raw, minkey=1024)
-        try:
+        try:  # what arrived comes from outside: dkimpy raises more than DKIMException for it
+            signature = dkim.DKIM(raw, minkey=1024)
             lookup = {"dnsfunc": dnsfunc} if dnsfunc else {}
             ok = bool(signature.verify(idx=index, **lookup))
-        except dkim.DKIMException as exc:
+        # binascii.Error (a ValueError) for a bh= with inner padding; IndexError for i= equal to d=
+        except (dkim.DKIMException, ValueError, IndexError) as exc:
             detail = f"signature {index + 1}: {exc}"
             continue
         domain = _ascii(signature.domain)

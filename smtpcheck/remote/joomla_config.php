@@ -9,14 +9,25 @@ $path = $argv[1] ?? '';
 $src = @file_get_contents($path, false, null, 0, 1048576);
 if ($src === false) { $out['error'] = 'unreadable'; echo json_encode($out); exit(0); }
 if (!function_exists('token_get_all')) { $out['error'] = 'tokenizer extension missing'; echo json_encode($out); exit(0); }
-$allowed = [T_OPEN_TAG, T_CLOSE_TAG, T_WHITESPACE, T_COMMENT, T_DOC_COMMENT, T_CLASS, T_STRING,
-    T_PUBLIC, T_VAR, T_VARIABLE, T_CONSTANT_ENCAPSED_STRING, T_LNUMBER, T_DNUMBER, T_ARRAY,
-    T_DOUBLE_ARROW];
-$chars = ['{', '}', '=', ';', ',', '(', ')', '[', ']', '-', '+', '.'];
+// Where a token stands matters as much as what it is: `touch('x');` is only names, parentheses,
+// a string and a semicolon. Outside the class only its header `class NAME {` may appear (any
+// other top-level code would run); inside its body only the tokens of property declarations.
+$layout = [T_WHITESPACE, T_COMMENT, T_DOC_COMMENT];
+$allowed = [T_STRING, T_PUBLIC, T_VAR, T_VARIABLE, T_CONSTANT_ENCAPSED_STRING, T_LNUMBER,
+    T_DNUMBER, T_ARRAY, T_DOUBLE_ARROW];
+$chars = ['=', ';', ',', '(', ')', '[', ']', '-', '+', '.'];
+$state = 'outside';  // outside -> class -> name -> body -> outside
 $line = 1;
 foreach (token_get_all($src) as $tok) {
     if (is_array($tok)) $line = $tok[2];  // one-character tokens carry no line: keep the last
-    if (is_array($tok) ? in_array($tok[0], $allowed, true) : in_array($tok, $chars, true)) continue;
+    $id = is_array($tok) ? $tok[0] : $tok;
+    if (in_array($id, $layout, true)) continue;
+    if ($state === 'outside' && ($id === T_OPEN_TAG || $id === T_CLOSE_TAG)) continue;
+    if ($state === 'outside' && $id === T_CLASS) { $state = 'class'; continue; }
+    if ($state === 'class' && $id === T_STRING) { $state = 'name'; continue; }
+    if ($state === 'name' && $id === '{') { $state = 'body'; continue; }
+    if ($state === 'body' && $id === '}') { $state = 'outside'; continue; }
+    if ($state === 'body' && in_array($id, is_array($tok) ? $allowed : $chars, true)) continue;
     $what = is_array($tok) ? token_name($tok[0]) : $tok;
     $out['error'] = "not executed: the file holds $what at line $line, beyond property declarations";
     echo json_encode($out); exit(0);

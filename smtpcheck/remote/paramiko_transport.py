@@ -72,17 +72,20 @@ def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
     path = target.ssh_config or Path("~/.ssh/config").expanduser()
     if not path.is_file() or target.host is None:
         return {}
-    config = paramiko.SSHConfig.from_path(str(path))
-    entry = config.lookup(target.host)
-    values: dict[str, Any] = {"hostname": entry.get("hostname", target.host)}
-    if "user" in entry:
-        values["username"] = entry["user"]
-    if "port" in entry:
-        values["port"] = int(entry["port"])
-    if "identityfile" in entry:
-        values["key_filename"] = str(Path(entry["identityfile"][0]).expanduser())
-    if "proxycommand" in entry:
-        values["sock"] = paramiko.ProxyCommand(entry["proxycommand"])
+    try:  # the operator's file, read per host: a problem with it is this host's error
+        config = paramiko.SSHConfig.from_path(str(path))
+        entry = config.lookup(target.host)
+        values: dict[str, Any] = {"hostname": entry.get("hostname", target.host)}
+        if "user" in entry:
+            values["username"] = entry["user"]
+        if "port" in entry:
+            values["port"] = int(entry["port"])
+        if "identityfile" in entry:
+            values["key_filename"] = str(Path(entry["identityfile"][0]).expanduser())
+        if "proxycommand" in entry:
+            values["sock"] = paramiko.ProxyCommand(entry["proxycommand"])
+    except (OSError, ValueError, paramiko.SSHException) as exc:
+        raise ProbeError(f"cannot use the SSH config {path} for {target.host}: {exc}") from None
     return values
 
 

@@ -30,6 +30,12 @@ P1024 = _rsa_p(1024)
 P_ED = base64.b64encode(
     ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 ).decode()
+# An EC key whose named curve (OID 1.2.840.10045.3.1.127) no library knows: cryptography raises
+# UnsupportedAlgorithm for it, not ValueError. A record in the checked DNS is data, never a crash.
+P_UNKNOWN_CURVE = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAX8DQgAEPcsTtN7pNaID4AUdjwRuW3La1c4RX16NDI5UYgN0cPIwfn2lKLDj/AM06SN5"
+    "+ixL4Pbk2kRqCI+CVCNN2IyLkg=="
+)
 MAILJET = profile("mailjet")
 SES = profile("ses")
 
@@ -49,6 +55,7 @@ PARSE_CASES: list[tuple[str, str, int | None, list[str]]] = [
     ("v=DKIM1; p=not*base64", "rsa", None, ["key-data"]),
     (f"v=DKIM1; k=ed25519; p={P2048}", "ed25519", None, ["key-data"]),
     (f"v=DKIM1; k=rsa; p={P_ED}", "rsa", None, ["key-data"]),
+    (f"v=DKIM1; k=rsa; p={P_UNKNOWN_CURVE}", "rsa", None, ["key-data"]),
     (f"k=rsa; v=DKIM1; p={P2048}", "rsa", 2048, ["version"]),  # v= must come first
     (f"v=DKIM2; p={P2048}", "rsa", 2048, ["version"]),
     (f"v=DKIM1; h=sha1; p={P2048}", "rsa", 2048, ["sha1-only"]),

@@ -55,6 +55,24 @@ def test_unreachable_host_is_error_and_the_fleet_goes_on(
     assert {f.status for f in good_findings} == {Status.PASS}
 
 
+def test_unusable_ssh_config_is_that_hosts_error_and_the_fleet_goes_on(
+    ssh_lab: SshLab, good_host: LabHost, tmp_path: Path
+) -> None:
+    """A host's ssh_config that paramiko cannot use (a Port that is not a number) is a problem
+    of that host: it must not take the observation of every other host down with it."""
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  Port abc\n")
+    broken = replace(lab_target(ssh_lab, good_host, App.WORDPRESS), name="broken", port=None,
+                     ssh_config=config)  # fmt: skip
+    good = lab_target(ssh_lab, good_host, App.WORDPRESS)
+    audit = lab_audit(ssh_lab, [broken, good])
+    broken_findings = [check(audit.host_evidence(broken)) for check in CRED_CONTROLS.values()]
+    good_findings = [check(audit.host_evidence(good)) for check in CRED_CONTROLS.values()]
+    assert {f.status for f in broken_findings} == {Status.ERROR}
+    assert str(config) in broken_findings[0].summary
+    assert {f.status for f in good_findings} == {Status.PASS}
+
+
 def test_login_refused_with_the_wrong_key(
     ssh_lab: SshLab, good_host: LabHost, tmp_path: Path
 ) -> None:

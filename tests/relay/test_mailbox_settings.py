@@ -50,6 +50,8 @@ def test_starttls_defaults_to_143_and_everything_can_be_set() -> None:
         ({"folders": []}, {"MBX_PW": "x"}, "non-empty list"),
         ({"timeout": -1}, {"MBX_PW": "x"}, "positive number"),
         ({"user": 7}, {"MBX_PW": "x"}, "must be a string"),
+        # Checked now (exit 2), not in the relay pool where it would crash every relay target.
+        ({"ca_file": "/nonexistent/ca.pem"}, {"MBX_PW": "x"}, "ca_file /nonexistent/ca.pem"),
     ],
 )
 def test_bad_settings_are_config_errors(

@@ -196,6 +196,20 @@ CONFIG_ERRORS = {
         "config {path}: max_file_bytes must be at least 1",
     ),
     "provider-override": ("[providers.ses]\nports = 3\n", "providers.ses.ports must be a table"),
+    # The DNS layer's provider keys: bad values are usage errors before the run, not a crash
+    # of every DNS check when the facts are fetched.
+    "provider-confidence": (
+        "[providers.mailjet]\nspf_confidence = 'X'\n",
+        "providers.mailjet.spf_confidence must be one of P S U D",
+    ),
+    "provider-dkim-record": (
+        "[providers.mailjet]\ndkim_record = 'mx'\n",
+        "providers.mailjet.dkim_record must be txt or cname",
+    ),
+    "provider-spf-scope": (
+        "[providers.ses]\nspf_scope = 'apex'\n",
+        "providers.ses.spf_scope must be one of from-domain, mail-from",
+    ),
     "expected-wrong-type": (
         "[expected]\nSYSTEM_EMAIL_USERNAME = 3\n",
         "config {path}: SYSTEM_EMAIL_USERNAME must be a string",

@@ -456,3 +456,28 @@ def test_php_output_with_lone_surrogates_is_text_not_a_crash() -> None:
     json.dumps(dict(result.values), ensure_ascii=False).encode("utf-8")  # writable
     error = parse_php_output(b'{"php":"8","error":"Error: \\ud800"}')
     assert error is not None and error.error == "Error: \ufffd"
+
+
+# Statements outside the class body: every token of them is one the property filter allows
+# (a name, parentheses, a string literal, a semicolon), but PHP would run them, as root when the
+# file is read through sudo. A file the web server's user can write must never get that far.
+_BODY = _class("$smtphost = 'h';").removeprefix("<?php\n")
+OUTSIDE_THE_CLASS = {
+    "call-before-class": "<?php\nsystem('touch {marker}');\n" + _BODY,
+    "call-after-class": "<?php\n" + _BODY + "file_put_contents('{marker}', 'x');\n",
+    "call-in-a-block": "<?php\n{ touch('{marker}'); }\n" + _BODY,
+    "assignment-from-call": "<?php\n$x = touch('{marker}');\n" + _BODY,
+}
+
+
+@needs_php
+@pytest.mark.parametrize("name", OUTSIDE_THE_CLASS.keys())
+def test_smtpcheck_php_reader_runs_nothing_outside_the_class(tmp_path: Path, name: str) -> None:
+    marker = tmp_path / "ran"
+    path = _written(tmp_path, OUTSIDE_THE_CLASS[name].replace("{marker}", str(marker)))
+
+    reading = php_json(path)
+
+    assert not marker.exists(), "the file's code ran"
+    result = parse_php_output(json.dumps(reading).encode())
+    assert result is not None and result.refused

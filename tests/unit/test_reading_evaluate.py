@@ -434,6 +434,35 @@ def test_cred_03_php_error_is_a_fatal_problem(tmp_path: Any) -> None:
     assert str(finding.evidence["reader"]).startswith("static PHP-literal parser (PHP 8")
 
 
+@needs_php
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        pytest.param("$smtppass = 'Zx9'qTw7'x';", id="quotes-in-single-quotes"),
+        pytest.param("$smtppass = Zx9qTw7unquoted;", id="unquoted"),
+    ],
+)
+def test_cred_03_php_error_never_quotes_a_malformed_password(
+    tmp_path: Any, declaration: str
+) -> None:
+    """The toolkit's sed writes a password with a ' unescaped: PHP's own message then quotes
+    the rest of it ('unexpected identifier "qTw7"'), and nothing has registered it as a secret
+    (no reader could take the value). PHP's words must not reach the evidence for that file."""
+    content = joomla(p=("$smtppass = " + repr(PASSWORD).replace('"', "'") + ";", declaration))
+    path = tmp_path / "configuration.php"
+    path.write_bytes(content)
+    status, output = run_php_reader(path)
+    assert b"qTw7" in output or b"Zx9qTw7" in output  # PHP's error does quote it
+    facts = file_facts(JOOMLA_PATH, content, php=_php(output, status))
+
+    finding = evaluate_well_formed(evidence(App.JOOMLA, facts=facts, run_php=True))
+
+    assert finding.status is Status.FAIL
+    text = repr(finding) + repr(finding.to_dict())
+    assert "qTw7" not in text
+    assert "PHP cannot load the configuration" in text
+
+
 # --- CRED-04 ------------------------------------------------------------------------------------
 
 
@@ -621,6 +650,10 @@ CRED_05_JOOMLA = {
                    "smtpsecure 'ssl' means implicit TLS, but port 587 at Mailjet is STARTTLS"),
     "tls-on-465": (joomla(port=465, secure="tls"), Status.FAIL,
                    "smtpsecure 'tls' means STARTTLS, but port 465 at Mailjet is implicit TLS"),
+    # That SendPulse's 2525 is STARTTLS is unconfirmed (U): the mismatch can only warn.
+    "ssl-on-2525-unconfirmed": (joomla(host="smtp-pulse.com", port=2525, secure="ssl"),
+                                Status.WARN, "smtpsecure 'ssl' means implicit TLS, but port 2525 "
+                                "at SendPulse is STARTTLS (unconfirmed: reference tag U)"),
     "unknown-host": (joomla(host="mail.shop.example"), Status.FAIL,
                      "smtphost 'mail.shop.example' is not a known provider relay"),
     "empty-host": (joomla(host=""), Status.FAIL, "smtphost is empty"),

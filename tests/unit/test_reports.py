@@ -11,6 +11,7 @@ them and review the diff before committing::
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -283,6 +284,42 @@ def test_write_reports_scrubs_registered_secrets_in_every_form(tmp_path: Path) -
         assert "password differs" in text
     assert json.loads(written["json"].read_text())["findings"][0]["evidence"] == {
         "transcript": "AUTH PLAIN <redacted>", "login": "<redacted>"
+    }  # fmt: skip
+
+
+# Characters every format escapes: JSON writes " as \\" and non-ASCII as \\u00f6, HTML and XML
+# write & as &amp; and " as &quot;. Scrubbing the rendered text cannot find such a secret.
+ESCAPED_CANARY = 'Cnry-q"u&o<t>e-p\u00f6ss\\word'
+
+
+def test_write_reports_scrubs_secrets_that_the_formats_escape(tmp_path: Path) -> None:
+    REDACTOR.register(Secret(ESCAPED_CANARY))
+    leaky = Finding("SMTP-03", "in-v3.mailjet.com:465", Status.FAIL, Severity.HIGH,
+                    f"the relay answered 535 bad password {ESCAPED_CANARY}",
+                    {"reply": f"535 {ESCAPED_CANARY}", "list": (ESCAPED_CANARY,)},
+                    f"never {ESCAPED_CANARY}")  # fmt: skip
+    result = AuditResult.of([leaky], RESULT.started_at, RESULT.finished_at, "0.0.0-test")
+
+    written = write_reports(result, tmp_path / "reports")
+
+    finding = json.loads(written["json"].read_text(encoding="utf-8"))["findings"][0]
+    assert finding["summary"] == "the relay answered 535 bad password <redacted>"
+    assert finding["evidence"] == {"reply": "535 <redacted>", "list": ["<redacted>"]}
+    assert finding["remediation"] == "never <redacted>"
+    root = ET.parse(written["junit"]).getroot()
+    junit = [*root.itertext(), *(value for e in root.iter() for value in e.attrib.values())]
+    assert not [text for text in junit if ESCAPED_CANARY in text]
+    page = html.unescape(written["html"].read_text(encoding="utf-8"))
+    assert "<redacted>" in page
+    assert ESCAPED_CANARY not in page
+
+
+def test_redactor_scrubs_structured_data_before_it_is_serialised() -> None:
+    REDACTOR.register(Secret(ESCAPED_CANARY))
+    data = {"summary": f"x {ESCAPED_CANARY}", "evidence": {"k": [ESCAPED_CANARY, 3, None]}}
+
+    assert REDACTOR.scrub_data(data) == {
+        "summary": "x <redacted>", "evidence": {"k": ["<redacted>", 3, None]}
     }  # fmt: skip
 
 
