@@ -247,13 +247,22 @@ def _delivery_verdict(arrived: ArrivedMessage) -> tuple[list[str], list[str], Ev
     for method in ("dkim", "dmarc"):
         if reported.get(method) in _BAD:
             failures.append(f"the receiver reports {method}={reported[method]}")
+    spf = reported.get("spf")
+    if spf in ("fail", "permerror"):  # the relay is not authorised for the envelope sender
+        failures.append(f"the receiver reports spf={spf}")
+    elif spf is not None and spf != "pass":
+        warnings.append(f"the receiver reports spf={spf}")
     aligned = dkim.verified and _aligned(arrived.from_header, dkim.domain)
     dmarc = reported.get("dmarc") or ("pass (aligned DKIM, computed)" if aligned else None)
-    if dmarc is None:
-        warnings.append("DMARC cannot pass by DKIM: the verified signature is not aligned")
-    spf = reported.get("spf")
-    if spf is not None and spf != "pass":
-        warnings.append(f"the receiver reports spf={spf}")
+    if dmarc is None and spf == "pass":
+        # RFC 7489 §4.2: SPF can still carry DMARC if the MAIL FROM is aligned, which the
+        # arrived message does not show reliably.
+        warnings.append(
+            "DMARC cannot pass by DKIM (the verified signature is not aligned); it passes only "
+            "if the SPF-authenticated MAIL FROM is aligned with the From domain"
+        )
+    elif dmarc is None:
+        failures.append("DMARC cannot pass: no aligned DKIM signature and no SPF pass")
     if arrived.folder.lower() in _JUNK_NAMES:
         warnings.append(f"delivered to {arrived.folder}")
     evidence: Evidence = {

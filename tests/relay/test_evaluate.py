@@ -164,10 +164,16 @@ def test_delivered_and_authenticated_passes() -> None:
         ({"auth_results": parse_authentication_results("mx; dkim=pass; dmarc=fail")},
          Status.FAIL, "dmarc=fail"),
         ({"auth_results": None, "dkim": DkimCheck(True, "mailjet.com", "s1", "ok", 1)},
-         Status.WARN, "not aligned"),
+         Status.FAIL, "DMARC cannot pass: no aligned DKIM signature and no SPF pass"),
+        ({"auth_results": parse_authentication_results("mx; spf=pass; dkim=pass"),
+          "dkim": DkimCheck(True, "mailjet.com", "s1", "ok", 1)},
+         Status.WARN, "passes only if the SPF-authenticated MAIL FROM is aligned"),
+        ({"auth_results": parse_authentication_results("mx; spf=fail; dkim=pass; dmarc=pass")},
+         Status.FAIL, "spf=fail"),
         ({"auth_results": None}, Status.PASS, "DKIM verified"),
     ],
-    ids=["junk", "dkim fails", "spf softfail", "dmarc fail", "unaligned", "no A-R, aligned"],
+    ids=["junk", "dkim fails", "spf softfail", "dmarc fail", "unaligned, no spf",
+         "unaligned, spf pass", "spf fail", "no A-R, aligned"],
 )  # fmt: skip
 def test_delivery_verdicts(change: dict[str, object], status: Status, words: str) -> None:
     finding = evaluate_delivery(_accepted(), _delivery(**change))
