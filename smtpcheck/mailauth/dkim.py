@@ -256,4 +256,27 @@ def evaluate_dkim_keys(
         evidence,
         passed=f"{len(keys)} DKIM key(s) sound",
         failures=[f"DKIM lookup failed: {detail}" for detail in failed],
+        advice=_dkim_advice(profile),
     )
+
+
+def _dkim_advice(profile: DnsProfile) -> dict[str, str]:
+    """What to do for each DKIM-02 issue: keys come from the provider's domain settings."""
+    renew = (
+        f"Create a new DKIM key in {profile.name}'s domain settings (2048-bit RSA where offered) "
+        "and publish the record it gives, replacing the current one"
+    )
+    return {
+        "weak-key": f"{renew}: receivers must refuse RSA keys under 1024 bits (RFC 8301 §3.2).",
+        "short-key": f"{renew}: keys under 2048 bits are weak (RFC 8301 §3.2 SHOULD).",
+        "revoked": f"{renew}, or remove this selector if {profile.name} no longer signs with it.",
+        "no-key": f"{renew}: the record has no p= tag.",
+        "key-data": f"{renew}: p= must be the base64 key exactly as {profile.name} gives it.",
+        "key-type": f"{renew}: k= must be rsa or ed25519 and match the key in p=.",
+        "syntax": "Publish the record exactly as the provider gives it (tag=value; pairs).",
+        "version": "Remove v= or make it the first tag, v=DKIM1 (RFC 6376 §3.6.1).",
+        "sha1-only": "Remove h= (or list sha256): sha1 must not be used (RFC 8301 §3.1).",
+        "service": "Remove s= (or set s=*): the key must be usable for email.",
+        "testing": "Remove t=y once signing works: in testing mode verifiers may ignore failures.",
+        "several-records": "Keep exactly one TXT record at the selector (RFC 6376 §3.6.2.2).",
+    }

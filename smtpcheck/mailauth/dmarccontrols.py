@@ -239,7 +239,11 @@ def evaluate_dmarc_alignment(
         summary = (
             f"cannot tell: {profile.name} DKIM selectors are not configured (DKIM-01); {spf_why}"
         )
-        return control.finding(domain, Status.ERROR, summary, evidence)
+        fix = (
+            f"Give the identity's DKIM tokens as providers.{profile.provider.key}.dkim_selectors "
+            "in the config file (the console lists them under the domain's DKIM settings)."
+        )
+        return control.finding(domain, Status.ERROR, summary, evidence, fix)
     status = failing(profile.dkim_confidence)
     provider_mail_from = profile.return_path != "sender" and not profile.mail_from_for(domain)
     if provider_mail_from and profile.return_path_confidence is Confidence.UNCONFIRMED:

@@ -162,10 +162,17 @@ def evaluate_spf_authorises(domain: str, profile: DnsProfile | None, tree: SpfTr
         return control.finding(domain, Status.PASS, f"{name} authorises {found[0]}", evidence)
     if found:
         summary = f"{name} includes {found[0]} but its SPF is a permerror (SPF-02): not authorised"
-        return control.finding(domain, Status.FAIL, summary, evidence)
+        fix = (
+            "Fix the SPF record's error (SPF-02): a permerror authorises nobody (RFC 7208 §2.6.7)."
+        )
+        return control.finding(domain, Status.FAIL, summary, evidence, fix)
     if len(analysis.records) > 1:
+        fix = (
+            f"Merge the SPF records at {name} into one, keeping include:{includes[0]} "
+            "(RFC 7208 §4.5: several records are a permerror); see SPF-01."
+        )
         return control.finding(
-            domain, Status.FAIL, f"{name} has several SPF records (SPF-01)", evidence
+            domain, Status.FAIL, f"{name} has several SPF records (SPF-01)", evidence, fix
         )
     merged = merged_spf_record(analysis.record, includes[0])
     remediation = (

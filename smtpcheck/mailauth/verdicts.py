@@ -53,7 +53,13 @@ def finding_from_issues(
         return control.finding(target, Status.ERROR, failures[0], evidence)
     if issues:
         references = tuple(dict.fromkeys(issue.reference for issue in issues))
+        texts = dict.fromkeys((advice or {}).get(issue.code, "") for issue in issues)
         return control.finding(
-            target, Status.WARN, issues[0].message, evidence, references=references
+            target,
+            Status.WARN,
+            issues[0].message,
+            evidence,
+            "\n".join(t for t in texts if t),
+            references=references,
         )
     return control.finding(target, Status.PASS, passed, evidence)

@@ -80,6 +80,8 @@ def test_scenario(domain: str, scenarios: Mapping[str, Scenario], dns: NetworkDn
     for finding in findings:
         assert finding.summary
         assert all(ref.startswith("RFC ") for ref in finding.references)
+        if finding.status in (Status.FAIL, Status.WARN):  # says what to do, every time
+            assert finding.remediation.strip(), finding
 
 
 def _finding(facts: DomainFacts, control: str) -> tuple[Status, str, Mapping[str, object], str]:
