@@ -117,7 +117,7 @@ def get_audit(config: pytest.Config) -> Audit:
         try:
             audit = Audit(load_audit_config(options_from_pytest(config), os.environ))
         except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise pytest.UsageError(REDACTOR.scrub(str(exc))) from None
         config.stash[AUDIT] = audit
     return audit
 

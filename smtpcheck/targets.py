@@ -112,6 +112,18 @@ def _shown(url: str) -> str:
     return _URL_PASSWORD.sub(r"\1@", url, count=1)
 
 
+def _check_userinfo(text: str, where: str) -> None:
+    """A raw '@' or '/' in a URL password splits it in the wrong place, so part of it would
+    become the host or the port (and be shown): refuse such URLs without showing them."""
+    head = text.split("://", 1)[-1].split("?", 1)[0]
+    authority, slash, path = head.partition("/")
+    if authority.count("@") > 1 or (slash and "@" in path):
+        raise InventoryError(
+            f"{where}: a password in a host URL must percent-encode '@' and '/' (%40, %2F); "
+            "an identity file is better"
+        )
+
+
 def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -> HostTarget:
     """A HostTarget from a testinfra-style URL (``paramiko://``, ``ssh://``, ``local://``)."""
     text = url.strip()
@@ -123,6 +135,7 @@ def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -
         )
     if "://" not in text:
         text = f"paramiko://{text}"
+    _check_userinfo(text, where)
     try:
         host, options = parse_hostspec(text)
         spec = BaseBackend.parse_hostspec(host)

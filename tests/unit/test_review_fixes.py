@@ -111,3 +111,38 @@ def test_html_matrix_columns_follow_the_catalogue_order() -> None:
     positions = [header.index(f">{cid}</th>") for cid in ("SPF-01", "SPF-02", "DKIM-01",
                                                              "DMARC-01", "MX-01")]  # fmt: skip
     assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "paramiko://deploy:pa@ss@web1:1035",
+        "paramiko://deploy:pa/ss@web1:1035",
+        "deploy:p@ss/word@web1",
+        "ssh://deploy:a/b@c@web1",
+    ],
+)
+def test_url_with_raw_at_or_slash_in_the_password_is_refused_unshown(url: str) -> None:
+    from smtpcheck.errors import InventoryError
+    from smtpcheck.targets import parse_host_url
+
+    with pytest.raises(InventoryError) as refused:
+        parse_host_url(url, "wordpress")
+    message = str(refused.value)
+    assert "percent-encode" in message
+    for part in ("pa", "ss", "word", "a/b", "p@ss"):
+        assert f"{part}@" not in message and f":{part}" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "paramiko://deploy:pa%40ss@web1:1035",
+        "paramiko://web1:1035?ssh_identity_file=/keys/a@b",
+        "paramiko://deploy@web1:1035",
+    ],
+)
+def test_encoded_passwords_and_at_signs_in_the_query_are_fine(url: str) -> None:
+    from smtpcheck.targets import parse_host_url
+
+    assert parse_host_url(url, "wordpress").host == "web1"
