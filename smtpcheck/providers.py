@@ -57,6 +57,11 @@ class Provider:
     mail_from_domain: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def tls_for(self, port: int) -> TlsMode:
+        """The TLS mode this provider uses on ``port`` (its profile, else RFC 8314's rule)."""
+        profile = self.ports.get(port)
+        return profile.tls if profile is not None else default_tls(port)
+
     def serves_host(self, host: str) -> bool:
         """True when ``host`` is one of this provider's relay names."""
         name = host.strip().rstrip(".").lower()
@@ -77,18 +82,33 @@ _STR_FIELDS = ("name", "endpoint", "host_regex", "dkim_record", "mail_from_domai
 _KNOWN = {"code", "ports", *_LIST_FIELDS, *_STR_FIELDS}
 
 
+IMPLICIT_TLS_PORTS = frozenset({465, 2465})  # RFC 8314 §3.3 (465); SES's 2465 convention
+
+
+def default_tls(port: int) -> TlsMode:
+    """The TLS mode a port implies when no provider profile says: RFC 8314 implicit TLS on
+    465 (and SES's 2465), STARTTLS elsewhere."""
+    return TlsMode.IMPLICIT if port in IMPLICIT_TLS_PORTS else TlsMode.STARTTLS
+
+
+def parse_port(value: object, where: str, error: type[ConfigError] = ConfigError) -> int:
+    """A TCP port number from config, inventory or URL text; ``error`` says whose input it is."""
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise error(f"{where}: port {value!r} is not a number")
+    port = int(text)
+    if not 0 < port < 65536:
+        raise error(f"{where}: port {port} is out of range")
+    return port
+
+
 def _parse_ports(key: str, table: Any) -> dict[int, PortProfile]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"providers.{key}.ports must be a table of port = {{tls = ...}}")
     ports: dict[int, PortProfile] = {}
     for raw_port, spec in table.items():
         where = f"providers.{key}.ports.{raw_port}"
-        try:
-            port = int(raw_port)
-        except ValueError:
-            raise ConfigError(f"{where}: {raw_port!r} is not a port number") from None
-        if not 0 < port < 65536:
-            raise ConfigError(f"{where}: port out of range")
+        port = parse_port(raw_port, where)
         if not isinstance(spec, Mapping):
             raise ConfigError(f'{where} must be a table like {{tls = "starttls"}}')
         unknown = set(spec) - {"tls", "confidence"}

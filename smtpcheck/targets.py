@@ -19,6 +19,7 @@ from testinfra.backend import parse_hostspec
 from testinfra.backend.base import BaseBackend
 
 from smtpcheck.errors import InventoryError
+from smtpcheck.providers import parse_port
 from smtpcheck.secrets import REDACTOR, Secret
 
 
@@ -80,16 +81,6 @@ def _app(value: object, where: str) -> App:
     except ValueError:
         choices = ", ".join(app.value for app in App)
         raise InventoryError(f"{where}: app {value!r} is not one of {choices}") from None
-
-
-def _port(value: object, where: str) -> int:
-    try:
-        port = int(str(value))
-    except ValueError:
-        raise InventoryError(f"{where}: port {value!r} is not a number") from None
-    if not 0 < port < 65536:
-        raise InventoryError(f"{where}: port {port} is out of range")
-    return port
 
 
 def _timeout(value: object, where: str) -> float:
@@ -156,7 +147,7 @@ def parse_host_url(url: str, app: App | str | None, *, where: str = "--hosts") -
         target = replace(
             target,
             host=spec.name,
-            port=_port(spec.port, where) if spec.port else None,
+            port=parse_port(spec.port, where, InventoryError) if spec.port else None,
             user=spec.user,
             password=password,
         )
@@ -216,7 +207,7 @@ def _inventory_host(
     target = parse_host_url(url, merged.get("app"), where=where)
     updates: dict[str, Any] = {}
     if "port" in merged and target.port is None:
-        updates["port"] = _port(merged["port"], where)
+        updates["port"] = parse_port(merged["port"], where, InventoryError)
     if "user" in merged and target.user is None:
         updates["user"] = merged["user"]
     for key in ("identity_file", "ssh_config"):

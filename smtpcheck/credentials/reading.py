@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from smtpcheck.credentials import joomla, labelled
 from smtpcheck.credentials.labelled import Problem
 from smtpcheck.credentials.model import DeployedSmtp
-from smtpcheck.providers import ProviderCatalogue, TlsMode
+from smtpcheck.providers import ProviderCatalogue, TlsMode, default_tls
 from smtpcheck.remote.facts import FileFacts
 from smtpcheck.secrets import Secret
 from smtpcheck.targets import App
@@ -53,27 +53,18 @@ def _decode(facts: FileFacts, max_note: str) -> tuple[str | None, str | None]:
         return None, "the file is not UTF-8 text"
 
 
-def _tls_for_port(provider_port_tls: TlsMode | None, port: int | None) -> TlsMode | None:
-    if provider_port_tls is not None:
-        return provider_port_tls
-    if port is None:
-        return None
-    return TlsMode.IMPLICIT if port in (465, 2465) else TlsMode.STARTTLS
-
-
 def read_labelled(facts: FileFacts, text: str, catalogue: ProviderCatalogue) -> CredentialReading:
     parsed = labelled.parse_labelled(text)
     code = parsed.values.get(labelled.EMAIL_PROVIDER, "").strip()
     provider = catalogue.by_code(int(code)) if code.isascii() and code.isdigit() else None
     port = parsed.port
-    profile = provider.ports.get(port) if provider and port else None
     deployed = DeployedSmtp(
         source=facts.path,
         shape=labelled.SHAPE,
         provider=provider,
         host=None,  # the file never names a host: the provider's endpoint is used
         port=port,
-        tls=_tls_for_port(profile.tls if profile else None, port),
+        tls=None if port is None else provider.tls_for(port) if provider else default_tls(port),
         username=parsed.values.get(labelled.USERNAME),
         password=parsed.password,
         from_address=parsed.values.get(labelled.FROM_ADDRESS),

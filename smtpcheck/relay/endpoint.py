@@ -33,11 +33,10 @@ from typing import Any
 
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.errors import ConfigError
-from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode
+from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode, default_tls, parse_port
 from smtpcheck.secrets import fingerprint
 
 DEFAULT_TIMEOUT = 30.0
-IMPLICIT_PORTS = frozenset({465, 2465})  # RFC 8314 §3.3 (465), SES's 2465 convention
 OVERRIDE_KEYS = ("connect_address", "port_map", "ca_file", "timeout", "ehlo_name")
 
 
@@ -61,16 +60,6 @@ def _optional_str(key: str, extra: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _port(where: str, value: object) -> int:
-    try:
-        port = int(str(value))
-    except ValueError:
-        raise ConfigError(f"{where}: {value!r} is not a port number") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"{where}: port {port} out of range")
-    return port
-
-
 def relay_overrides(provider: Provider) -> RelayOverrides:
     """The relay overrides in ``provider.extra``; a ConfigError names the bad key.
 
@@ -81,7 +70,9 @@ def relay_overrides(provider: Provider) -> RelayOverrides:
     if not isinstance(raw_map, Mapping):
         raise ConfigError(f"providers.{key}.port_map must be a table like {{465 = 10465}}")
     where = f"providers.{key}.port_map"
-    port_map = tuple(sorted((_port(where, k), _port(where, v)) for k, v in raw_map.items()))
+    port_map = tuple(
+        sorted((parse_port(k, where), parse_port(v, where)) for k, v in raw_map.items())
+    )
     timeout = extra.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
@@ -142,13 +133,6 @@ def _current(provider: Provider | None, catalogue: ProviderCatalogue) -> Provide
     return catalogue.get(provider.key) or provider
 
 
-def _tls_for(provider: Provider | None, port: int) -> TlsMode:
-    profile = provider.ports.get(port) if provider else None
-    if profile is not None:
-        return profile.tls
-    return TlsMode.IMPLICIT if port in IMPLICIT_PORTS else TlsMode.STARTTLS
-
-
 def _is_joomla(deployed: DeployedSmtp) -> bool:
     return deployed.source.endswith("configuration.php")
 
@@ -202,7 +186,9 @@ def resolve_endpoint(
             remediation="Set the port to the provider's implicit-TLS submission port 465 "
             "(RFC 8314) — for Joomla under $smtpport, the property Joomla reads.",
         )
-    tls = deployed.tls or _tls_for(provider, deployed.port)
+    tls = deployed.tls or (
+        provider.tls_for(deployed.port) if provider else default_tls(deployed.port)
+    )
     overrides = relay_overrides(provider) if provider else RelayOverrides()
     return RelayEndpoint(
         host=host.lower(),

@@ -198,7 +198,7 @@ def test_overrides_apply_to_a_provider_the_host_layer_resolved_earlier() -> None
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"port_map": {"465": "x"}}, "not a port number"),
+        ({"port_map": {"465": "x"}}, "is not a number"),
         ({"port_map": {"465": 70000}}, "out of range"),
         ({"port_map": [465]}, "must be a table"),
         ({"timeout": 0}, "positive number"),

@@ -224,11 +224,11 @@ OVERRIDE_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "port-not-number": (
         {"sendpulse": {"ports": {"smtps": {"tls": "implicit"}}}},
-        "providers.sendpulse.ports.smtps: 'smtps' is not a port number",
+        "providers.sendpulse.ports.smtps: port 'smtps' is not a number",
     ),
     "port-out-of-range": (
         {"sendpulse": {"ports": {"65536": {"tls": "implicit"}}}},
-        "providers.sendpulse.ports.65536: port out of range",
+        "providers.sendpulse.ports.65536: port 65536 is out of range",
     ),
     "port-spec-string": (
         {"sendpulse": {"ports": {"25": "starttls"}}},
