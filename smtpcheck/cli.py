@@ -21,7 +21,7 @@ import pytest
 from smtpcheck import __version__
 from smtpcheck.audit import Audit
 from smtpcheck.catalogue import CONTROLS
-from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.config import AuditOptions, load_audit_config, require_work
 from smtpcheck.errors import SmtpcheckError
 from smtpcheck.findings import ExitStatus
 from smtpcheck.plugin import CliAudit
@@ -185,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(args.report_dir, args.verbose)
         config = load_audit_config(options_from_args(args), os.environ)
+        require_work(config)
         return run_audit(Audit(config), args.verbose)
     except SmtpcheckError as exc:
         print(f"smtpcheck: error: {REDACTOR.scrub(str(exc))}", file=sys.stderr)

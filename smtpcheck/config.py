@@ -102,6 +102,22 @@ class AuditConfig:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # relay, mailbox
 
 
+def require_work(config: AuditConfig) -> None:
+    """An audit that would check nothing is a usage error, not a green run: a CI job whose
+    settings went missing must not pass."""
+    expected = config.expected
+    hosts = bool(config.targets)
+    domains = Layer.DNS in config.layers and bool(config.domains or expected.from_domain)
+    relay = Layer.RELAY in config.layers and bool(
+        expected.provider and expected.username and expected.password is not None
+    )
+    if not (hosts or domains or relay):
+        raise ConfigError(
+            "nothing to audit: give hosts (--hosts with --app, or --inventory), a sending domain "
+            "(SYSTEM_FROMEMAIL_ADDRESS or --domain), or complete SYSTEM_EMAIL_* settings"
+        )
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -190,3 +190,17 @@ def test_parser_has_the_spec_options() -> None:
         "host", True, Path("r"), 2
     )  # fmt: skip
     assert (audit.known_hosts, audit.accept_new_host_keys) == (Path("k"), True)
+
+
+def test_an_audit_with_nothing_to_check_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("SYSTEM_EMAIL_PROVIDER", "SYSTEM_FROMEMAIL_ADDRESS", "SYSTEM_TOEMAIL_ADDRESS",
+                 "SYSTEM_EMAIL_USERNAME", "SYSTEM_EMAIL_PASSWORD"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    assert main(["audit"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smtpcheck: error: nothing to audit")
+    assert err.count("\n") == 1
+    monkeypatch.setenv("SYSTEM_FROMEMAIL_ADDRESS", "a@shop.example")
+    assert main(["audit", "--layers", "relay"]) == 2  # a domain, but the DNS layer is off
