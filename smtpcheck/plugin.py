@@ -11,7 +11,7 @@ by the process that owns the session (not by xdist workers).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,15 +137,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # for every pytest run on the machine and must leave other projects' tests alone.
     if metafunc.definition.get_closest_marker("control") is None:
         return
-    if "server" in metafunc.fixturenames:
-        targets = get_audit(metafunc.config).host_targets
-        metafunc.parametrize("server", targets, ids=[t.name for t in targets], indirect=True)
-    if "domain" in metafunc.fixturenames:
-        domains = get_audit(metafunc.config).domain_targets()
-        metafunc.parametrize("domain", domains, ids=[d.name for d in domains], indirect=True)
-    if "relay" in metafunc.fixturenames:
-        relays = get_audit(metafunc.config).relay_targets()
-        metafunc.parametrize("relay", relays, ids=[r.name for r in relays], indirect=True)
+    for name in TARGET_FIXTURES:
+        if name in metafunc.fixturenames:
+            targets = _targets(get_audit(metafunc.config), name)
+            metafunc.parametrize(name, targets, ids=[t.name for t in targets], indirect=True)
+
+
+def _targets(audit: Audit, fixture: str) -> Sequence[HostTarget | DomainTarget | RelayTarget]:
+    """The targets a target fixture is parametrised with, one layer each."""
+    if fixture == "server":
+        return audit.host_targets
+    if fixture == "domain":
+        return audit.domain_targets()
+    return audit.relay_targets()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

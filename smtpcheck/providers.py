@@ -79,7 +79,6 @@ class Provider:
 
 _LIST_FIELDS = ("hosts", "auth_mechanisms", "spf_includes", "dkim_selectors")
 _STR_FIELDS = ("name", "endpoint", "host_regex", "dkim_record", "mail_from_domain")
-_KNOWN = {"code", "ports", *_LIST_FIELDS, *_STR_FIELDS}
 
 
 IMPLICIT_TLS_PORTS = frozenset({465, 2465})  # RFC 8314 §3.3 (465); SES's 2465 convention

@@ -259,9 +259,3 @@ def reap_stale_labs() -> None:
         pid, _, serial = dropin.name.removeprefix(_DROPIN_PREFIX).partition("-")
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             _remove_lab_access(dropin, f"smtpcheck-pw{pid}-{serial}")
-
-
-def is_available() -> bool:
-    """True when this machine can run the SSH lab (root, sshd, unshare)."""
-    sshd = shutil.which("sshd") or Path("/usr/sbin/sshd").exists()
-    return os.geteuid() == 0 and bool(sshd) and bool(shutil.which("unshare"))

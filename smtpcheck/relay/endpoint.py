@@ -37,7 +37,6 @@ from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode, default_tl
 from smtpcheck.secrets import fingerprint
 
 DEFAULT_TIMEOUT = 30.0
-OVERRIDE_KEYS = ("connect_address", "port_map", "ca_file", "timeout", "ehlo_name")
 
 
 @dataclass(frozen=True)
