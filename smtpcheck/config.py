@@ -33,7 +33,7 @@ from smtpcheck.relay.endpoint import relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from smtpcheck.settings import (
-    VARIABLES,
+    ACCEPTED_NAMES,
     Expected,
     Setting,
     merge_settings,
@@ -44,7 +44,7 @@ from smtpcheck.settings import (
 from smtpcheck.targets import HostTarget, apply_common, parse_hosts_option, read_inventory
 
 _TABLES = {
-    "expected": set(VARIABLES),
+    "expected": set(ACCEPTED_NAMES),
     "audit": {"layers", "domains", "nameservers", "report_dir", "jobs", "no_send", "web_users"},
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,

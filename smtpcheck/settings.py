@@ -21,7 +21,20 @@ FROM_ADDRESS = "SYSTEM_FROMEMAIL_ADDRESS"
 TO_ADDRESS = "SYSTEM_TOEMAIL_ADDRESS"
 USERNAME = "SYSTEM_EMAIL_USERNAME"
 PASSWORD = "SYSTEM_EMAIL_PASSWORD"  # noqa: S105 (the variable's name, not a password)
-VARIABLES = (PROVIDER, FROM_ADDRESS, TO_ADDRESS, USERNAME, PASSWORD)
+VARIABLES = (PROVIDER, FROM_ADDRESS, TO_ADDRESS, USERNAME, PASSWORD)  # canonical names
+
+# Every spelling accepted for each variable, in generation order (reference: adt-toolkit.md): gen D
+# renamed the two address variables. Within one layer (one template, environment or config table)
+# the latest generation's spelling wins when several are given; keys stay canonical.
+SPELLINGS: Mapping[str, tuple[str, ...]] = {
+    PROVIDER: (PROVIDER,),
+    FROM_ADDRESS: (FROM_ADDRESS, "SYSTEM_FROM_EMAIL_ADDRESS"),
+    TO_ADDRESS: (TO_ADDRESS, "SYSTEM_TO_EMAIL_ADDRESS"),
+    USERNAME: (USERNAME,),
+    PASSWORD: (PASSWORD,),
+}
+ACCEPTED_NAMES = tuple(spelling for name in VARIABLES for spelling in SPELLINGS[name])
+_CANONICAL = {spelling: name for name in VARIABLES for spelling in SPELLINGS[name]}
 
 # `export NAME="value"  # comment`, `NAME='value'`, `NAME=value` (shell assignment forms). As in
 # sh, `#` starts a comment only at the start of a word: `NAME=a#b` is the value `a#b`, and
@@ -41,10 +54,15 @@ _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass(frozen=True)
 class Setting:
-    """A raw value and where it came from (``environment``, ``config FILE``, ...)."""
+    """A raw value and where it came from (``environment``, ``config FILE``, ...).
+
+    ``name`` is the spelling the value was given under (see :data:`SPELLINGS`); None means the
+    canonical name, the key the setting is stored under.
+    """
 
     value: str
     source: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,27 +102,48 @@ def _unquote(raw: str, where: str) -> str:
     return raw
 
 
+def _pick(name: str, given: Mapping[str, str], source: str) -> Setting:
+    """The setting of canonical ``name`` from the raw values of its spellings given in one layer:
+    the latest generation's spelling wins, and the source says so unless it is the canonical one
+    alone."""
+    spellings = [spelling for spelling in SPELLINGS[name] if spelling in given]
+    used, ignored = spellings[-1], spellings[:-1]
+    if ignored:
+        source = f"{source} ({used}; {', '.join(ignored)} also set, ignored)"
+    elif used != name:
+        source = f"{source} ({used})"
+    return Setting(given[used], source, used)
+
+
 def parse_adt_template(text: str, source: str) -> dict[str, Setting]:
     """The SYSTEM_EMAIL_* assignments of an ADT template or ``build_environment`` file.
 
     Templates hold many other variables and decorative comment lines; those are ignored. A later
-    assignment wins, as when the shell sources the file. A line that mentions one of our
-    variables but is not a plain assignment is an error, never a silent guess.
+    assignment wins, as when the shell sources the file; but when a variable is assigned under
+    two spellings (:data:`SPELLINGS`), the later generation's spelling wins wherever it is. A line
+    that mentions one of our variables but is not a plain assignment is an error, never a silent
+    guess.
     """
-    found: dict[str, Setting] = {}
+    given: dict[str, dict[str, str]] = {}  # canonical name -> spelling -> last value
     for number, line in enumerate(text.splitlines(), start=1):
         where = f"{source}:{number}"
         match = _ASSIGNMENT.match(line)
         if match is None:
             stripped = line.strip()
-            if stripped.startswith("#") or not any(var in line for var in VARIABLES):
+            mentioned = [spelling for spelling in ACCEPTED_NAMES if spelling in line]
+            if stripped.startswith("#") or not mentioned:
                 continue
-            name = next(var for var in VARIABLES if var in line)
+            name = mentioned[0]
             raise ConfigError(f'{where}: cannot read {name}: expected export {name}="value"')
-        name = match["name"]
-        if name in VARIABLES:
-            found[name] = Setting(_unquote(match["value"], where), f"adt-template {source}")
-    return found
+        spelling = match["name"]
+        if spelling in _CANONICAL:
+            value = _unquote(match["value"], where)
+            given.setdefault(_CANONICAL[spelling], {})[spelling] = value
+    return {
+        name: _pick(name, given[name], f"adt-template {source}")
+        for name in VARIABLES
+        if name in given
+    }
 
 
 def read_adt_template(path: Path) -> dict[str, Setting]:
@@ -116,17 +155,25 @@ def read_adt_template(path: Path) -> dict[str, Setting]:
 
 
 def settings_from_mapping(values: Mapping[str, object], source: str) -> dict[str, Setting]:
-    """The SYSTEM_EMAIL_* entries of a mapping (environment, config ``[expected]`` table)."""
+    """The SYSTEM_EMAIL_* entries of a mapping (environment, config ``[expected]`` table).
+
+    Every spelling of :data:`SPELLINGS` is read (and type-checked); when several are given, the
+    later generation's spelling wins. Keys of the result are canonical.
+    """
     found: dict[str, Setting] = {}
     for name in VARIABLES:
-        value = values.get(name)
-        if value is None:
-            continue
-        if isinstance(value, int) and not isinstance(value, bool) and name == PROVIDER:
-            value = str(value)
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {name} must be a string")
-        found[name] = Setting(value, source)
+        given: dict[str, str] = {}
+        for spelling in SPELLINGS[name]:
+            value = values.get(spelling)
+            if value is None:
+                continue
+            if isinstance(value, int) and not isinstance(value, bool) and name == PROVIDER:
+                value = str(value)
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: {spelling} must be a string")
+            given[spelling] = value
+        if given:
+            found[name] = _pick(name, given, source)
     return found
 
 
@@ -143,7 +190,7 @@ def validate_settings(raw: Mapping[str, Setting], catalogue: ProviderCatalogue) 
     values = {name: setting.value.strip() for name, setting in raw.items()}
 
     def fail(name: str, why: str) -> ConfigError:
-        return ConfigError(f"{name} (from {raw[name].source}): {why}")
+        return ConfigError(f"{raw[name].name or name} (from {raw[name].source}): {why}")
 
     provider = None
     if values.get(PROVIDER):

@@ -9,12 +9,16 @@ import pytest
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.errors import ConfigError
 from smtpcheck.settings import (
+    ACCEPTED_NAMES,
     FROM_ADDRESS,
     PASSWORD,
     PROVIDER,
+    SPELLINGS,
     TO_ADDRESS,
     USERNAME,
+    VARIABLES,
     Expected,
+    Setting,
     parse_adt_template,
     settings_from_mapping,
     validate_settings,
@@ -299,3 +303,174 @@ def test_config_table_accepts_provider_as_integer() -> None:
     found = settings_from_mapping({PROVIDER: 3, "OTHER": 1}, "config c.toml")
 
     assert {name: s.value for name, s in found.items()} == {PROVIDER: "3"}
+
+
+# --- gen D spellings (SYSTEM_FROM_EMAIL_ADDRESS, SYSTEM_TO_EMAIL_ADDRESS) -----------------------
+
+FROM_D = "SYSTEM_FROM_EMAIL_ADDRESS"
+TO_D = "SYSTEM_TO_EMAIL_ADDRESS"
+
+
+def test_spellings_are_declared_once_in_generation_order() -> None:
+    assert SPELLINGS[FROM_ADDRESS] == (FROM_ADDRESS, FROM_D)
+    assert SPELLINGS[TO_ADDRESS] == (TO_ADDRESS, TO_D)
+    assert set(SPELLINGS) == set(VARIABLES)
+    assert all(SPELLINGS[name][0] == name for name in VARIABLES)
+    assert set(ACCEPTED_NAMES) == {*VARIABLES, FROM_D, TO_D}
+
+
+def test_gen_d_template_alone_is_read_under_the_canonical_keys() -> None:
+    text = (
+        'export SYSTEM_FROM_EMAIL_ADDRESS="" #MANDATORY\n'
+        'export SYSTEM_TO_EMAIL_ADDRESS="" #MANDATORY\n'
+        "export SYSTEM_FROM_EMAIL_ADDRESS=notifications@shop.example\n"
+        "export SYSTEM_TO_EMAIL_ADDRESS='ops@shop.example'\n"
+        'export SYSTEM_EMAIL_PROVIDER="2"\n'
+    )
+
+    found = parse_adt_template(text, "d.tmpl")
+
+    assert found == {
+        FROM_ADDRESS: Setting(
+            "notifications@shop.example", f"adt-template d.tmpl ({FROM_D})", FROM_D
+        ),
+        TO_ADDRESS: Setting("ops@shop.example", f"adt-template d.tmpl ({TO_D})", TO_D),
+        PROVIDER: Setting("2", "adt-template d.tmpl", PROVIDER),
+    }
+    expected = validate_settings(found, CATALOGUE)
+    assert expected.from_address == "notifications@shop.example"
+    assert expected.to_address == "ops@shop.example"
+    assert expected.sources[FROM_ADDRESS] == f"adt-template d.tmpl ({FROM_D})"
+
+
+def test_gen_c_template_source_is_unchanged() -> None:
+    found = parse_adt_template("SYSTEM_FROMEMAIL_ADDRESS=a@shop.example\n", "c.tmpl")
+
+    assert found[FROM_ADDRESS].source == "adt-template c.tmpl"
+    assert found[FROM_ADDRESS].name == FROM_ADDRESS
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(
+            ["SYSTEM_FROMEMAIL_ADDRESS=old@shop.example", f"{FROM_D}=new@shop.example"],
+            id="gen-d-last",
+        ),
+        pytest.param(
+            [f"{FROM_D}=new@shop.example", "SYSTEM_FROMEMAIL_ADDRESS=old@shop.example"],
+            id="gen-d-first",
+        ),
+    ],
+)
+def test_both_spellings_in_one_template_gen_d_wins_in_either_order(lines: list[str]) -> None:
+    found = parse_adt_template("\n".join(lines) + "\n", "t")
+
+    assert found[FROM_ADDRESS] == Setting(
+        "new@shop.example",
+        f"adt-template t ({FROM_D}; SYSTEM_FROMEMAIL_ADDRESS also set, ignored)",
+        FROM_D,
+    )
+
+
+def test_within_one_spelling_the_later_assignment_still_wins() -> None:
+    text = f"{TO_D}=a@shop.example\nSYSTEM_TOEMAIL_ADDRESS=c@shop.example\n{TO_D}=b@shop.example\n"
+
+    assert parse_adt_template(text, "t")[TO_ADDRESS].value == "b@shop.example"
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        pytest.param('export SYSTEM_FROM_EMAIL_ADDRESS = "a@b.example"', FROM_D, id="from-spaces"),
+        pytest.param("export SYSTEM_TO_EMAIL_ADDRESS=a b", TO_D, id="to-unquoted-space"),
+        pytest.param('SYSTEM_TO_EMAIL_ADDRESS="x"; echo', TO_D, id="to-second-command"),
+        pytest.param(f"echo ${FROM_D} > /tmp/x", FROM_D, id="from-mentioned-in-command"),
+    ],
+)
+def test_a_gen_d_name_on_a_line_that_is_not_an_assignment_is_an_error(line: str, name: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^t:2: cannot read {name}: expected export {name}="):
+        parse_adt_template("#\n" + line + "\n", "t")
+
+
+def test_environment_gen_d_beats_template_gen_c_by_precedence(tmp_path: Path) -> None:
+    template = tmp_path / "build_environment"
+    template.write_text('export SYSTEM_FROMEMAIL_ADDRESS="tpl@shop.example"\n')
+    environ = {FROM_D: "env@shop.example"}
+
+    expected = load_audit_config(AuditOptions(adt_template=template), environ).expected
+
+    assert expected.from_address == "env@shop.example"
+    assert expected.sources[FROM_ADDRESS] == f"environment ({FROM_D})"
+
+
+def test_template_gen_d_loses_to_environment_gen_c_by_precedence(tmp_path: Path) -> None:
+    template = tmp_path / "build_environment"
+    template.write_text(f'export {FROM_D}="tpl@shop.example"\n')
+    environ = {FROM_ADDRESS: "env@shop.example"}
+
+    expected = load_audit_config(AuditOptions(adt_template=template), environ).expected
+
+    assert expected.from_address == "env@shop.example"
+    assert expected.sources[FROM_ADDRESS] == "environment"
+
+
+def test_environment_with_both_spellings_gen_d_wins_and_says_so() -> None:
+    environ = {FROM_ADDRESS: "old@shop.example", FROM_D: "new@shop.example", "OTHER": "x"}
+
+    found = settings_from_mapping(environ, "environment")
+
+    assert found == {
+        FROM_ADDRESS: Setting(
+            "new@shop.example",
+            f"environment ({FROM_D}; SYSTEM_FROMEMAIL_ADDRESS also set, ignored)",
+            FROM_D,
+        )
+    }
+
+
+def test_config_table_accepts_gen_d_names(tmp_path: Path) -> None:
+    config = tmp_path / "smtpcheck.toml"
+    config.write_text(
+        f'[expected]\n{FROM_D} = "new@shop.example"\n'
+        'SYSTEM_FROMEMAIL_ADDRESS = "old@shop.example"\n'
+        f'{TO_D} = "ops@shop.example"\n'
+    )
+
+    expected = load_audit_config(AuditOptions(config=config, layers="dns"), {}).expected
+
+    assert expected.from_address == "new@shop.example"
+    assert expected.to_address == "ops@shop.example"
+    assert expected.sources == {
+        FROM_ADDRESS: f"config {config} ({FROM_D}; SYSTEM_FROMEMAIL_ADDRESS also set, ignored)",
+        TO_ADDRESS: f"config {config} ({TO_D})",
+    }
+
+
+def test_config_table_still_rejects_unknown_keys(tmp_path: Path) -> None:
+    config = tmp_path / "smtpcheck.toml"
+    config.write_text('[expected]\nSYSTEM_FROM_EMAIL_ADRESS = "a@shop.example"\n')
+
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) in \[expected\]: SYSTEM_FROM_EMAIL_ADRESS"
+    ):
+        load_audit_config(AuditOptions(config=config), {})
+
+
+def test_a_gen_d_value_of_the_wrong_type_names_the_spelling() -> None:
+    with pytest.raises(ConfigError, match=f"^config c.toml: {TO_D} must be a string$"):
+        settings_from_mapping({TO_D: 5}, "config c.toml")
+
+
+def test_an_ignored_spelling_of_the_wrong_type_is_still_an_error() -> None:
+    with pytest.raises(ConfigError, match=f"^config c.toml: {TO_ADDRESS} must be a string$"):
+        settings_from_mapping({TO_ADDRESS: 5, TO_D: "ops@shop.example"}, "config c.toml")
+
+
+def test_an_invalid_gen_d_value_names_the_spelling_used() -> None:
+    found = settings_from_mapping({FROM_D: "nobody"}, "environment")
+
+    with pytest.raises(ConfigError) as caught:
+        validate_settings(found, CATALOGUE)
+
+    assert one_line(caught.value).startswith(f"{FROM_D} (from environment ({FROM_D})): ")
