@@ -50,6 +50,20 @@ class LabelledFile:
         return int(text) if text.isascii() and text.isdigit() else None
 
 
+CRLF_PROBLEM = "lines end in CR LF (edited on Windows?)"
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split at LF, CR LF and lone CR, without a trailing empty line.
+
+    A lone CR ends a line too: otherwise a CR-only file is one line whose first value holds the
+    whole file, password included, and that value is shown as evidence."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def parse_labelled(text: str) -> LabelledFile:
     """Parse the five-line file. Pure; every problem is reported, none raised."""
     problems: list[Problem] = []
@@ -57,13 +71,8 @@ def parse_labelled(text: str) -> LabelledFile:
     order: list[str] = []
     password: Secret | None = None
     if "\r" in text:
-        problems.append(Problem("lines end in CR LF (edited on Windows?)", fatal=False))
-    # A lone CR ends a line too: otherwise a CR-only file is one line whose FROM ADDRESS value
-    # holds the whole file, password included, and that value is shown as evidence.
-    lines = re.split(r"\r\n|\r|\n", text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
+        problems.append(Problem(CRLF_PROBLEM, fatal=False))
+    for number, line in enumerate(split_lines(text), start=1):
         label, sep, value = line.partition(":")
         if not sep or label not in LABELS:
             if line.strip():

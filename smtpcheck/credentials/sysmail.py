@@ -18,9 +18,10 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from smtpcheck.credentials.labelled import Problem
+from smtpcheck.credentials.labelled import Problem, split_lines
 from smtpcheck.credentials.ssmtp import SsmtpConf, parse_ssmtp_conf
-from smtpcheck.credentials.toolkit import split_lines
+from smtpcheck.errors import ConfigError
+from smtpcheck.providers import parse_port
 from smtpcheck.secrets import REDACTOR, Secret
 
 __all__ = [
@@ -399,6 +400,7 @@ def _host_port(text: str) -> tuple[str | None, int | None, str | None]:
         port_text = port_text_ if colon else None
     if port_text is None:
         return host or None, None, None
-    if port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536:
-        return host or None, int(port_text), None
-    return host or None, None, "has a port that is not a number from 1 to 65535"
+    try:
+        return host or None, parse_port(port_text, "-s"), None
+    except ConfigError:
+        return host or None, None, "has a port that is not a number from 1 to 65535"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from smtpcheck.credentials.labelled import Problem
+from smtpcheck.credentials.labelled import CRLF_PROBLEM, Problem, split_lines
 from smtpcheck.secrets import REDACTOR, Secret
 
 SYSTEMFROMEMAILADDRESS = "SYSTEMFROMEMAILADDRESS"
@@ -38,13 +38,6 @@ SETTINGS_KEYS = (
     EMAILNOTIFICATIONLEVEL,
     EMAILUTIL,
 )
-# Short names for the same keys, as the evaluating layer spells them.
-FROM_ADDRESS = SYSTEMFROMEMAILADDRESS
-TO_ADDRESS = SYSTEMTOEMAILADDRESS
-USERNAME = EMAILUSERNAME
-PASSWORD = EMAILPASSWORD
-PROVIDER = EMAILPROVIDER
-NOTIFICATION_LEVEL = EMAILNOTIFICATIONLEVEL
 PROVIDER_CODES = ("1", "2", "3")
 NOTIFICATION_LEVELS = ("INFO", "ERROR", "MANDATORY")
 
@@ -72,15 +65,6 @@ MAIL_SETTINGS = frozenset(
 )
 # What the build machine leaves when its sed fails (an SES password with '/').
 _PLACEHOLDER = re.compile(r"XXXX[A-Z0-9_]+XXXX")
-_CRLF = "lines end in CR LF (edited on Windows?)"
-
-
-def split_lines(text: str) -> list[str]:
-    """``text`` split at LF, CR LF and lone CR, without a trailing empty line."""
-    lines = re.split(r"\r\n|\r|\n", text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 @dataclass(frozen=True)
@@ -114,7 +98,7 @@ def parse_settings_dat(text: str) -> ToolkitSettings:
     lines, so the shell variable then holds two lines, and neither reading is what it uses."""
     problems: list[Problem] = []
     if "\r" in text:
-        problems.append(Problem(_CRLF, fatal=False))
+        problems.append(Problem(CRLF_PROBLEM, fatal=False))
     values: dict[str, str] = {}
     found: list[str] = []
     duplicates: list[str] = []
@@ -195,7 +179,7 @@ def parse_application_dat(text: str) -> ApplicationDat:
     once per setting, so the last one is what lands in ``configuration.php``."""
     problems: list[Problem] = []
     if "\r" in text:
-        problems.append(Problem(_CRLF, fatal=False))
+        problems.append(Problem(CRLF_PROBLEM, fatal=False))
     settings: dict[str, str] = {}
     paths: dict[str, str | None] = {}
     for number, line in enumerate(split_lines(text), start=1):
