@@ -102,7 +102,7 @@ class _SsmtpReader:
         if key == "mailhub":
             self._mailhub(number, value, _strtok(line, position, "= \t:")[0])
         elif key == "remoteport":
-            self.port = _atoi(value)
+            self._set_port(number, value)
         elif key == "usetls":  # UseTLS=NO also turns STARTTLS off
             self.use_tls, self.use_starttls = yes, self.use_starttls and yes
         elif key == "usestarttls":  # UseSTARTTLS=YES also sets use_tls
@@ -121,7 +121,14 @@ class _SsmtpReader:
         elif port is not None and not port.rstrip("\r").isdigit():
             self.problems.append(Problem(f"line {number}: the mailhub port is not a number"))
         if port is not None:
-            self.port = _atoi(port)
+            self._set_port(number, port)
+
+    def _set_port(self, number: int, text: str) -> None:
+        """ssmtp's atoi of the port; a number outside 1..65535 is a problem, not a port to dial
+        (text that is no number at all gives atoi's 0, or the mailhub's own problem)."""
+        self.port = _atoi(text)
+        if re.fullmatch(r"[ \t]*[+-]?[0-9]+\r?", text) and not 0 < self.port < 65536:
+            self.problems.append(Problem(f"line {number}: the port is not from 1 to 65535"))
 
     def result(self) -> SsmtpConf:
         for key, label in (("authuser", "AuthUser"), ("authpass", "AuthPass")):

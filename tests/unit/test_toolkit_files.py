@@ -887,3 +887,14 @@ def test_planted_password_is_read_and_redacted(plant: str) -> None:
     parse(f"{line}\n")
 
     assert CANARY not in REDACTOR.scrub(f"evidence: {CANARY}")
+
+
+@pytest.mark.parametrize(
+    "text", ["mailhub=smtp-pulse.com:99999999999999999999\n", "RemotePort=-5\n", "RemotePort=0\n"]
+)
+def test_ssmtp_port_out_of_range_is_a_problem(text: str) -> None:
+    parsed = parse_ssmtp_conf(text)
+
+    assert [(p.message, p.fatal) for p in parsed.problems] == [
+        ("line 1: the port is not from 1 to 65535", True)
+    ]
