@@ -1,7 +1,8 @@
-"""CRED-01…CRED-05 (SPEC §4): the application's SMTP credential file on each web server.
+"""The host controls (SPEC §4, target: host): the application's credential file (CRED-01…05),
+the toolkit's settings files (CRED-06/07) and its system mail (SYS-01/02).
 
-Each check evaluates one control on one server; ``server`` carries the host's facts, gathered
-once per run in one remote command, and ``verdict`` records the finding.
+``server`` carries every file the controls read, gathered once per run in one remote command per
+host; each check evaluates one control and ``verdict`` records the finding.
 """
 
 from __future__ import annotations
@@ -10,14 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from smtpcheck.credentials.evaluate import (
-    HostEvidence,
-    evaluate_present,
-    evaluate_protected,
-    evaluate_transport,
-    evaluate_values_match,
-    evaluate_well_formed,
-)
+from smtpcheck.credentials.controls import HOST_CONTROLS
+from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.findings import Finding
 
 Verdict = Callable[[Finding], None]
@@ -25,24 +20,44 @@ Verdict = Callable[[Finding], None]
 
 @pytest.mark.control("CRED-01")
 def test_credential_file_present(server: HostEvidence, verdict: Verdict) -> None:
-    verdict(evaluate_present(server))
+    verdict(HOST_CONTROLS["CRED-01"](server))
 
 
 @pytest.mark.control("CRED-02")
 def test_credential_file_protected(server: HostEvidence, verdict: Verdict) -> None:
-    verdict(evaluate_protected(server))
+    verdict(HOST_CONTROLS["CRED-02"](server))
 
 
 @pytest.mark.control("CRED-03")
 def test_credential_file_well_formed(server: HostEvidence, verdict: Verdict) -> None:
-    verdict(evaluate_well_formed(server))
+    verdict(HOST_CONTROLS["CRED-03"](server))
 
 
 @pytest.mark.control("CRED-04")
 def test_credentials_match_build_settings(server: HostEvidence, verdict: Verdict) -> None:
-    verdict(evaluate_values_match(server))
+    verdict(HOST_CONTROLS["CRED-04"](server))
 
 
 @pytest.mark.control("CRED-05")
 def test_transport_secure_and_consistent(server: HostEvidence, verdict: Verdict) -> None:
-    verdict(evaluate_transport(server))
+    verdict(HOST_CONTROLS["CRED-05"](server))
+
+
+@pytest.mark.control("CRED-06")
+def test_toolkit_settings_protected(server: HostEvidence, verdict: Verdict) -> None:
+    verdict(HOST_CONTROLS["CRED-06"](server))
+
+
+@pytest.mark.control("CRED-07")
+def test_toolkit_settings_match(server: HostEvidence, verdict: Verdict) -> None:
+    verdict(HOST_CONTROLS["CRED-07"](server))
+
+
+@pytest.mark.control("SYS-01")
+def test_system_mail_tls(server: HostEvidence, verdict: Verdict) -> None:
+    verdict(HOST_CONTROLS["SYS-01"](server))
+
+
+@pytest.mark.control("SYS-02")
+def test_system_mail_password_hidden(server: HostEvidence, verdict: Verdict) -> None:
+    verdict(HOST_CONTROLS["SYS-02"](server))

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 
 from smtpcheck.catalogue import Layer
 from smtpcheck.config import AuditConfig
+from smtpcheck.credentials.controls import host_evidence
 from smtpcheck.credentials.evaluate import HostEvidence
+from smtpcheck.credentials.host import probe_plan
 from smtpcheck.credentials.model import DeployedSmtp
-from smtpcheck.credentials.reading import read_credentials
+from smtpcheck.credentials.system import system_mail_deployments
 from smtpcheck.findings import Finding
 from smtpcheck.mailauth.client import DnsClient
 from smtpcheck.mailauth.domain import DomainFacts, fetch_all_domain_facts, sending_domains
@@ -116,6 +118,7 @@ class Audit:
             target,
             self.config.ssh,
             self.environ,
+            probe_plan(target),
             connect=self.connect,
             max_bytes=self.config.max_file_bytes,
         )
@@ -127,30 +130,21 @@ class Audit:
             cached = self._evidence.get(target.name)
             if cached is not None:
                 return cached
-            reading = None
-            facts = observation.facts
-            file = facts.files.get(target.credential_path) if facts else None
-            if file is not None and file.stat is not None and file.stat.is_regular:
-                reading = read_credentials(
-                    file,
-                    target.app,
-                    self.config.providers,
-                    run_php=target.run_php,
-                    max_note=_size_text(self.config.max_file_bytes),
-                )
-            evidence = HostEvidence(
+            evidence = host_evidence(
                 observation,
                 self.config.expected,
                 self.config.providers,
-                reading,
-                self.config.web_users,
+                web_users=self.config.web_users,
+                max_note=_size_text(self.config.max_file_bytes),
+                require_app_file=self.config.require_credential_file,
             )
             self._evidence[target.name] = evidence
             return evidence
 
     def domain_targets(self) -> tuple[DomainTarget, ...]:
-        """Every sending domain once: the build-time from-address's, --domain, and each
-        from-address found on the hosts. Finding the hosts' ones means observing the hosts."""
+        """Every sending domain once: the build-time from-address's, --domain, and the
+        from-address of each way a host sends (its application, its system mail). Finding the
+        hosts' ones means observing the hosts."""
         if Layer.DNS not in self.config.layers:
             return ()
         if self._domains is None:
@@ -168,13 +162,13 @@ class Audit:
         for domain in self.config.domains:
             used_by.setdefault(domain, []).append("--domain")
         for target in self.config.targets:
-            deployed = self._deployed(target)
-            if deployed is None or not deployed.from_address:
-                continue
-            for domain in sending_domains([deployed.from_address]):
-                used_by.setdefault(domain, []).append(target.name)
-                if deployed.provider is not None:
-                    providers.setdefault(domain, []).append(deployed.provider)
+            for who, deployed in self._sending_paths(target):
+                if not deployed.from_address:
+                    continue
+                for domain in sending_domains([deployed.from_address]):
+                    used_by.setdefault(domain, []).append(who)
+                    if deployed.provider is not None:
+                        providers.setdefault(domain, []).append(deployed.provider)
         return [
             DomainTarget(
                 name=domain,
@@ -204,17 +198,24 @@ class Audit:
             return ()
         if self._relays is None:
             deployments = [
-                (target.name, deployed)
-                for target in self.config.targets
-                if (deployed := self._deployed(target)) is not None
-                and deployed.username
-                and deployed.password
+                path for target in self.config.targets for path in self._sending_paths(target)
             ]
             if not self.config.targets:
                 settings = deployed_from_settings(self.config.expected)
                 deployments = [("build-time settings", settings)] if settings else []
             self._relays = tuple(plan_relay_targets(deployments, self.config.providers))
         return self._relays
+
+    def _sending_paths(self, target: HostTarget) -> list[tuple[str, DeployedSmtp]]:
+        """Each way ``target`` sends with credentials: its application (when the application
+        can load its file), named by the host, and its system mail, "host (system mail: …)"."""
+        evidence = self.host_evidence(target)
+        paths = []
+        deployed = self._deployed(target)
+        loadable = evidence.reading is None or evidence.reading.loadable is not False
+        if deployed is not None and deployed.username and deployed.password and loadable:
+            paths.append((target.name, deployed))
+        return paths + system_mail_deployments(evidence)
 
     def relay_evidence(self, target: RelayTarget) -> RelayEvidence:
         """The session (and delivery) of ``target``; every target runs together on first use."""

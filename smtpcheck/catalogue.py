@@ -67,6 +67,7 @@ class Control:
 
 
 _DOC = "ADT doco/AgileToolkitDeployment/DeployingSMTPService.md"
+_TOOLKIT = "ADT providerscripts/email/SendEmail.sh (gen D services/email/SendEmail.sh)"
 
 CONTROLS: Mapping[str, Control] = {
     control.id: control
@@ -77,7 +78,10 @@ CONTROLS: Mapping[str, Control] = {
             Layer.HOST,
             "Credential file present",
             "the app's credential file exists at its documented path and is a regular file "
-            "(a symlink is followed and its target shown)",
+            "(a symlink is followed and its target shown); Joomla's is the webroot's "
+            "configuration.php (/var/www/html, or gen D's /var/www/html/joomla); on "
+            "WordPress/Moodle/Drupal hosts identified as gen C/D, which never write the file, "
+            "CRED-01…05 are skip",
             Severity.HIGH,
             (_DOC,),
         ),
@@ -103,7 +107,8 @@ CONTROLS: Mapping[str, Control] = {
             Layer.HOST,
             "Credentials match build-time settings",
             "from address, user name, password (compared without disclosure) and provider "
-            "match the SYSTEM_EMAIL_* settings",
+            "match the SYSTEM_EMAIL_* settings; the password not given is warn, no settings "
+            "at all is error",
             Severity.HIGH,
             (_DOC,),
         ),
@@ -111,10 +116,50 @@ CONTROLS: Mapping[str, Control] = {
             "CRED-05",
             Layer.HOST,
             "Transport secure and consistent with the provider",
-            "known provider, a port the provider serves, TLS on (Joomla: smtp mailer, auth on, "
-            "smtpsecure matching the port, the provider's host, the port Joomla reads)",
+            "never pass when the application cannot load the file; known provider, a port the "
+            "provider serves, TLS on (Joomla: smtp mailer, auth on, smtpsecure matching the "
+            "port, the provider's host, the port Joomla reads)",
             Severity.HIGH,
             ("RFC 8314 §3", _DOC),
+        ),
+        # Toolkit settings and system mail (SPEC §4 v1.1, target: host)
+        Control(
+            "CRED-06",
+            Layer.HOST,
+            "Toolkit settings files protected",
+            "webserver_configuration_settings.dat (~/.ssh and ~/runtime) and Joomla's "
+            "application.dat: nothing for other, group access only for group root; skip "
+            "where none exists",
+            Severity.HIGH,
+            (_TOOLKIT,),
+        ),
+        Control(
+            "CRED-07",
+            Layer.HOST,
+            "Toolkit settings match build-time settings",
+            "SYSTEMFROMEMAILADDRESS, EMAILUSERNAME, EMAILPASSWORD (compared without "
+            "disclosure) and EMAILPROVIDER match the build-time settings and agree with the "
+            "application's credential file (and ssmtp.conf's AuthUser/AuthPass)",
+            Severity.HIGH,
+            (_TOOLKIT,),
+        ),
+        Control(
+            "SYS-01",
+            Layer.HOST,
+            "System mail uses TLS before AUTH",
+            "SendEmail.sh's sendemail runs without -o tls=no, or ssmtp with "
+            "UseTLS/UseSTARTTLS, on a port the provider serves with TLS",
+            Severity.CRITICAL,
+            ("RFC 8314 §3", _TOOLKIT),
+        ),
+        Control(
+            "SYS-02",
+            Layer.HOST,
+            "System mail keeps the password off command lines",
+            "no sendemail -xp PASSWORD (visible to every local user in ps), and "
+            "/etc/ssmtp/ssmtp.conf protected (root:mail 0640 passes)",
+            Severity.HIGH,
+            (_TOOLKIT,),
         ),
         # DNS of the from-domain (SPEC §4, target: domain)
         Control(

@@ -7,7 +7,8 @@ one-line :class:`~smtpcheck.errors.ConfigError`.
 Config file (TOML)::
 
     [expected]          # SYSTEM_EMAIL_* (prefer the environment for the password)
-    [audit]             # layers, domains, nameservers, report_dir, jobs, no_send, web_users
+    [audit]             # layers, domains, nameservers, report_dir, jobs, no_send, web_users,
+                        # require_credential_file
     [ssh]               # known_hosts, accept_new_host_keys, command_timeout, max_file_bytes
     [dns]               # timeout, retries, zone_file (pre-flight from a BIND zone file)
     [providers.<key>]   # override or add relay provider profiles
@@ -45,7 +46,16 @@ from smtpcheck.targets import HostTarget, apply_common, parse_hosts_option, read
 
 _TABLES = {
     "expected": set(ACCEPTED_NAMES),
-    "audit": {"layers", "domains", "nameservers", "report_dir", "jobs", "no_send", "web_users"},
+    "audit": {
+        "layers",
+        "domains",
+        "nameservers",
+        "report_dir",
+        "jobs",
+        "no_send",
+        "web_users",
+        "require_credential_file",
+    },
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
     "dns": {"timeout", "retries", "zone_file"},
@@ -99,6 +109,7 @@ class AuditConfig:
     max_file_bytes: int
     web_users: frozenset[str]
     providers: ProviderCatalogue
+    require_credential_file: bool = False  # no gen C/D skip of CRED-01…05
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # relay, mailbox
 
 
@@ -286,5 +297,6 @@ def load_audit_config(
         max_file_bytes=max_bytes,
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
         providers=catalogue,
+        require_credential_file=bool(_typed(audit, "require_credential_file", bool, where)),
         sections={key: data[key] for key in ("relay", "mailbox") if key in data},
     )

@@ -59,6 +59,7 @@ class HostTarget:
     sudo_password_env: str | None = None
     timeout: float = 10.0
     run_php: bool = True
+    server_user: str | None = None  # the toolkit's X…X user, when its home cannot be found
 
     @property
     def credential_path(self) -> str:
@@ -182,7 +183,9 @@ _HOST_KEYS: dict[str, type | tuple[type, ...]] = {
     "sudo_password_env": str,
     "timeout": (int, float),
     "run_php": bool,
+    "server_user": str,
 }
+_SERVER_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}")
 
 
 def _check_table(table: Mapping[str, Any], where: str) -> None:
@@ -218,6 +221,10 @@ def _inventory_host(
             updates[key] = merged[key]
     if "timeout" in merged:
         updates["timeout"] = _timeout(merged["timeout"], where)
+    if "server_user" in merged:
+        if not _SERVER_USER.fullmatch(merged["server_user"]):
+            raise InventoryError(f"{where}: server_user is not a user name")
+        updates["server_user"] = merged["server_user"]
     target = replace(target, **updates)
     return replace(target, name=entry.get("name") or target.url)
 

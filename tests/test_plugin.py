@@ -15,6 +15,7 @@ import pytest
 from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.cli import checks_dir, run_audit
 from smtpcheck.config import AuditOptions, load_audit_config
+from smtpcheck.credentials.controls import HOST_CONTROLS
 from smtpcheck.findings import ExitStatus
 
 CHECKS = checks_dir()
@@ -45,18 +46,18 @@ def test_checks_run_on_local_host(pytester: pytest.Pytester) -> None:
     if Path("/var/www/wordpresssmtp").exists():
         pytest.fail("this machine's /var/www must stay empty (the lab bind-mounts its own)")
     result = _run_checks(pytester)
-    result.assert_outcomes(failed=1, skipped=4)
+    result.assert_outcomes(failed=1, skipped=8)  # CRED-02…05, and no toolkit files here
     report = _report(pytester)
-    assert report["summary"] == {"pass": 0, "fail": 1, "warn": 0, "skip": 4, "error": 0}
+    assert report["summary"] == {"pass": 0, "fail": 1, "warn": 0, "skip": 8, "error": 0}
     assert "no credential file at /var/www/wordpresssmtp" in result.stdout.str()
 
 
 def test_same_findings_under_xdist(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "-n", "2")
-    result.assert_outcomes(failed=1, skipped=4)
+    result.assert_outcomes(failed=1, skipped=8)
     findings = _report(pytester)["findings"]
     assert isinstance(findings, list)
-    assert sorted(f["control_id"] for f in findings) == [f"CRED-0{i}" for i in range(1, 6)]
+    assert sorted(f["control_id"] for f in findings) == sorted(HOST_CONTROLS)
 
 
 def test_a_crashing_check_becomes_an_error_finding(pytester: pytest.Pytester) -> None:

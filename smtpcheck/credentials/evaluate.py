@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from smtpcheck.catalogue import get_control
+from smtpcheck.credentials.host import AppFile, SourceReading, is_generation_cd
 from smtpcheck.credentials.reading import CredentialReading
 from smtpcheck.credentials.transport import judge_transport
 from smtpcheck.findings import EvidenceValue, Finding, Severity, Status
@@ -48,6 +49,9 @@ class HostEvidence:
     catalogue: ProviderCatalogue
     reading: CredentialReading | None = None
     web_users: frozenset[str] = field(default=WEB_USERS)
+    app_file: AppFile | None = None  # None: the host could not be observed
+    toolkit: tuple[SourceReading, ...] = ()  # every settings / system-mail file found
+    require_app_file: bool = False  # [audit] require_credential_file: no gen C/D skip
 
     @property
     def target(self) -> str:
@@ -55,17 +59,33 @@ class HostEvidence:
 
     @property
     def file(self) -> FileFacts | None:
-        facts = self.observation.facts
-        if facts is None:
-            return None
-        return facts.files.get(self.observation.target.credential_path)
+        return self.app_file.facts if self.app_file is not None else None
+
+    @property
+    def path(self) -> str:
+        """The path the application opens for its credentials."""
+        if self.app_file is not None:
+            return self.app_file.path
+        return self.observation.target.credential_path
+
+    @property
+    def generation_cd(self) -> bool:
+        return is_generation_cd(self.toolkit)
 
     def base_evidence(self) -> dict[str, EvidenceValue]:
         facts = self.observation.facts
         evidence: dict[str, EvidenceValue] = {
             "app": self.observation.target.app.value,
-            "path": self.observation.target.credential_path,
+            "path": self.path,
         }
+        app_file = self.app_file
+        if app_file is not None and app_file.via is not None and app_file.facts is not None:
+            evidence["read"] = app_file.facts.path
+            evidence["via"] = app_file.via
+        if app_file is not None and app_file.named_by is not None:
+            evidence["named_by"] = app_file.named_by
+        if app_file is not None and app_file.generation is not None:
+            evidence["generation"] = app_file.generation
         if facts is not None:
             evidence.update(hostname=facts.hostname, read_as=facts.read_as)
             if facts.notes:
@@ -73,19 +93,48 @@ class HostEvidence:
         return evidence
 
 
+def unobserved(control_id: str, ev: HostEvidence) -> Finding | None:
+    """``error`` on every host control when the host could not be observed."""
+    obs = ev.observation
+    if obs.facts is not None:
+        return None
+    kind = obs.failure_kind or "ProbeError"
+    return get_control(control_id).finding(
+        ev.target,
+        Status.ERROR,
+        f"could not inspect the host: {obs.failure}",
+        {**ev.base_evidence(), "failure": kind},
+        _PROBE_REMEDIATION.get(kind, "See the failure in the evidence."),
+    )
+
+
+GEN_CD_SKIP = (
+    "generation C/D does not write this file; the credentials are checked in CRED-06/07 "
+    "(the toolkit's settings files) and SYS-01/02 (its system mail)"
+)
+
+
+def _not_written(ev: HostEvidence) -> bool:
+    """A WordPress/Moodle/Drupal host positively identified as gen C/D, without the file."""
+    return (
+        ev.observation.target.app is not App.JOOMLA
+        and not ev.require_app_file
+        and ev.generation_cd
+        and (ev.file is None or not ev.file.exists)
+    )
+
+
 def _unobservable(control_id: str, ev: HostEvidence) -> Finding | None:
     """``error`` when the host could not be observed, ``skip`` when there is no file."""
     control = get_control(control_id)
-    obs = ev.observation
-    if obs.facts is None:
-        kind = obs.failure_kind or "ProbeError"
+    if (failed := unobserved(control_id, ev)) is not None:
+        return failed
+    if _not_written(ev):
         return control.finding(
-            ev.target,
-            Status.ERROR,
-            f"could not inspect the host: {obs.failure}",
-            {**ev.base_evidence(), "failure": kind},
-            _PROBE_REMEDIATION.get(kind, "See the failure in the evidence."),
-        )
+            ev.target, Status.SKIP, GEN_CD_SKIP,
+            {**ev.base_evidence(), "generation": "C/D (settings in ~/runtime or services/email)"},
+            "Set require_credential_file = true in the [audit] table if this host must have it.",
+        )  # fmt: skip
     file = ev.file
     if control_id != "CRED-01" and (file is None or not _is_regular(file)):
         return control.finding(
@@ -105,18 +154,29 @@ def evaluate_present(ev: HostEvidence) -> Finding:
     if (early := _unobservable(control.id, ev)) is not None:
         return early
     file, evidence = ev.file, ev.base_evidence()
-    path = ev.observation.target.credential_path
-    if file is None or not file.exists:
+    path = ev.path
+    if ev.app_file is not None:
+        evidence["probed"] = ev.app_file.candidates
+        if ev.app_file.also_present:
+            evidence["also_present"] = ev.app_file.also_present
+    via = ev.app_file.via if ev.app_file is not None else None
+    if via is not None and file is not None and not (file.exists or file.link is not None):
+        return control.finding(
+            ev.target, Status.FAIL, f"{via}, which does not exist", evidence,
+            "Point the require at the real configuration.php, or replace the stub with it.",
+        )  # fmt: skip
+    if file is None or not (file.exists or file.link is not None):
+        where = " or ".join(ev.app_file.candidates) if ev.app_file else path
         generation_note = (
             " Servers built with toolkit code from after 2024-10-26 (generations C and D) do "
             "not write this file: their SMTP settings live only in the application's mail plugin."
             if ev.observation.target.app is not App.JOOMLA
             else ""
         )
+        fix = ev.app_file.source.remediation if ev.app_file else ""
         return control.finding(
-            ev.target, Status.FAIL, f"no credential file at {path}", evidence,
-            f"Run the toolkit's ActivateSMTP.sh for the application, or write the five labelled "
-            f"lines to {path} (chmod 400).{generation_note}",
+            ev.target, Status.FAIL, f"no credential file at {where}", evidence,
+            f"{fix}{generation_note}",
         )  # fmt: skip
     if file.link is not None:
         evidence.update(symlink_to=file.link, resolved=file.resolved)
@@ -132,6 +192,8 @@ def evaluate_present(ev: HostEvidence) -> Finding:
             f"Replace {path} with the credential file itself.",
         )  # fmt: skip
     via = f" (symlink to {file.resolved})" if file.link is not None else ""
+    if ev.app_file is not None and ev.app_file.via is not None:
+        via += f" ({ev.app_file.via})"
     return control.finding(
         ev.target, Status.PASS, f"{path} is a regular file of {file.stat.size} bytes{via}", evidence
     )
@@ -217,11 +279,15 @@ def evaluate_well_formed(ev: HostEvidence) -> Finding:
         evidence["problems"] = tuple(problem.message for problem in reading.problems)
     if reading.notes:
         evidence["static_reader_notes"] = reading.notes
-    fatal = reading.fatal_problems
+    fatal = sorted(reading.fatal_problems, key=lambda problem: not problem.critical)
     if fatal:
+        critical = fatal[0].critical
         return control.finding(
             ev.target, Status.FAIL, f"{reading.path}: {fatal[0].message}", evidence,
-            _format_remediation(ev.observation.target.app),
+            "Remove everything but the class of property declarations from the file and find "
+            "out who put the code there: the site may be compromised." if critical
+            else _format_remediation(ev.observation.target.app),
+            severity=Severity.CRITICAL if critical else None,
         )  # fmt: skip
     if reading.problems:
         return control.finding(
@@ -246,7 +312,10 @@ def _format_remediation(app: App) -> str:
     )
 
 
-def _compare_text(found: str | None, expected: str, *, fold: bool) -> str:
+NO_SETTINGS_FIX = "Give the SYSTEM_EMAIL_* values: environment, --adt-template or the config file."
+
+
+def compare_text(found: str | None, expected: str, *, fold: bool) -> str:
     if found is None:
         return "absent from the file"
     a, b = (found.casefold(), expected.casefold()) if fold else (found, expected)
@@ -257,7 +326,7 @@ def _compare_text(found: str | None, expected: str, *, fold: bool) -> str:
     return f"differs: file has {found!r}, expected {expected!r}"
 
 
-def _compare_password(found: Secret | None, expected: Secret) -> str:
+def compare_password(found: Secret | None, expected: Secret) -> str:
     if found is None or not found:
         return "absent from the file"
     if found.matches(expected):
@@ -276,9 +345,8 @@ def evaluate_values_match(ev: HostEvidence) -> Finding:
     exp = ev.expected
     if exp.is_empty:
         return control.finding(
-            ev.target, Status.SKIP, "no build-time settings given to compare with",
-            ev.base_evidence(),
-            "Give the SYSTEM_EMAIL_* values: environment, --adt-template or the config file.",
+            ev.target, Status.ERROR, "no build-time settings given: nothing was compared",
+            ev.base_evidence(), NO_SETTINGS_FIX,
         )  # fmt: skip
     if (unread := _reading_unavailable(control.id, ev)) is not None:
         return unread
@@ -286,11 +354,11 @@ def evaluate_values_match(ev: HostEvidence) -> Finding:
     dep = ev.reading.deployed
     results: dict[str, str] = {}
     if exp.from_address:
-        results["from_address"] = _compare_text(dep.from_address, exp.from_address, fold=True)
+        results["from_address"] = compare_text(dep.from_address, exp.from_address, fold=True)
     if exp.username:
-        results["username"] = _compare_text(dep.username, exp.username, fold=False)
+        results["username"] = compare_text(dep.username, exp.username, fold=False)
     if exp.password is not None:
-        results["password"] = _compare_password(dep.password, exp.password)
+        results["password"] = compare_password(dep.password, exp.password)
     if exp.provider is not None:
         found = dep.provider.name if dep.provider else "unknown"
         results["provider"] = (
@@ -313,6 +381,12 @@ def evaluate_values_match(ev: HostEvidence) -> Finding:
             "values containing ':' must be avoided (the toolkit keeps only the last part).",
         )  # fmt: skip
     checked = ", ".join(name.replace("_", " ") for name in results)
+    if exp.password is None:
+        return control.finding(
+            ev.target, Status.WARN, f"{checked} match; password not compared", evidence,
+            "Give SYSTEM_EMAIL_PASSWORD (environment or --adt-template) so the password is "
+            "compared too.", severity=Severity.MEDIUM,
+        )  # fmt: skip
     return control.finding(ev.target, Status.PASS, f"{checked} match", evidence)
 
 

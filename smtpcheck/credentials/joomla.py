@@ -68,6 +68,7 @@ class JoomlaConfig:
     has_class: bool = False
     problems: tuple[Problem, ...] = ()
     quotes: frozenset[str] = frozenset()  # quote styles seen in the SMTP properties
+    aligned: bool = False  # "$mailer   = …": the toolkit's sed (one space before '=') misses it
 
 
 class _NotLiteral(Exception):
@@ -200,12 +201,14 @@ def _parse_property(name: str, expr: str, number: int) -> tuple[PhpLiteral, Prob
         semicolon = expr.find(";")
         if why.args == ("not a literal",) and semicolon >= 0 and _rest_is_end(expr[semicolon:]):
             value = expr[:semicolon].strip() if name in _SHOWN else None
+            bare = re.fullmatch(r"[A-Za-z_][\w.\-]*", expr[:semicolon].strip()) is not None
             return PhpLiteral("expression", value, None, number), Problem(
                 f"line {number}: ${name} is not a PHP literal{shown}: PHP reads it as constant "
-                "names and fails with 'Undefined constant' when Joomla loads the configuration"
+                "names and fails with 'Undefined constant' when Joomla loads the configuration",
+                unloadable=bare,
             )
         return PhpLiteral("expression", None, None, number), Problem(
-            f"line {number}: ${name}: {why}{shown}"
+            f"line {number}: ${name}: {why}{shown}", unloadable="unterminated" in str(why)
         )
     if not _rest_is_end(expr[end:]):
         return PhpLiteral("expression", None, None, number), Problem(
@@ -250,7 +253,7 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
     has_class = False
     lines = _without_comments(text).splitlines()
     if not lines or not lines[0].lstrip().startswith("<?php"):
-        problems.append(Problem("the file does not start with <?php"))
+        problems.append(Problem("the file does not start with <?php", unloadable=True))
     for number, line in enumerate(lines, start=1):
         if _CLASS.match(line):
             has_class = True
@@ -260,7 +263,8 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
             continue
         name = match.group(1)
         if name in seen:
-            problems.append(Problem(f"line {number}: ${name} is declared twice (PHP fatal error)"))
+            message = f"line {number}: ${name} is declared twice (PHP fatal error)"
+            problems.append(Problem(message, unloadable=True))
             continue
         seen.add(name)
         literal, problem = _parse_property(name, line[match.end() :], number)
@@ -273,10 +277,114 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
         elif name in SMTP_PROPERTIES:
             properties[name] = literal
     if not has_class:
-        problems.append(Problem("no class JConfig in the file"))
+        problems.append(Problem("no class JConfig in the file", unloadable=True))
     REDACTOR.register(smtppass, [_text(properties.get("smtpuser"))])
     quotes = frozenset(p.quote for p in properties.values() if p.quote)
-    return JoomlaConfig(properties, smtppass, has_class, tuple(problems), quotes)
+    aligned = _ALIGNED_MAILER.search(text) is not None
+    return JoomlaConfig(properties, smtppass, has_class, tuple(problems), quotes, aligned)
+
+
+# The toolkit's sed matches "$mailer =" with exactly one space; Joomla's installer aligns its mail
+# block, so a baseline copy keeps every mail setting (reference: "baseline" builds).
+_ALIGNED_MAILER = re.compile(r"^\s*public\s+\$mailer\s{2,}=", re.MULTILINE)
+# gen C's webroot stub: the whole file is one require of the real configuration.php.
+_STUB = re.compile(
+    r"\s*<\?php\s+(?:require|require_once|include|include_once)\s*\(?\s*(['\"])(/[^'\"\\$]+)\1"
+    r"\s*\)?\s*;\s*(?:\?>\s*)?",
+    re.IGNORECASE,
+)
+
+
+def require_target(text: str) -> str | None:
+    """The absolute path a one-line ``require('/path')`` stub loads, or None for any other file."""
+    match = _STUB.fullmatch(_without_comments(text))
+    if match is None:
+        return None
+    path = match.group(2)
+    if ".." in path.split("/") or any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return None
+    return path
+
+
+def _blank_strings(text: str) -> str:
+    """``text`` with every quoted string's content removed (quotes kept), so that no brace,
+    semicolon or word inside a string is read as code."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < len(text) and text[j] != ch:
+                j += 2 if text[j] == "\\" else 1
+            out.append(ch + ch)
+            i = j + 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_DECLARATION = re.compile(
+    r"(?:(?:public|var|protected|private)(?:\s+static)?(?:\s+\??[A-Za-z_\\][\w\\]*)?\s+"
+    r"\$\w+|const\s+\w+)(?:\s*=(?P<value>.*))?",
+    re.DOTALL | re.IGNORECASE,
+)
+_CALL = re.compile(r"\b(?!array\b)[A-Za-z_\\][\w\\]*\s*\(|`|\bnew\b|\$", re.IGNORECASE)
+_CLASS_HEAD = re.compile(r"\s*(?:final\s+)?class\s+\w+\s*\{", re.IGNORECASE)
+
+
+_KEYWORDS = frozenset(
+    {"require", "require_once", "include", "include_once", "namespace", "use", "echo", "print"}
+    | {"eval", "exit", "die", "if", "for", "foreach", "while", "switch", "return", "declare"}
+    | {"function", "class", "new", "define", "system", "exec", "shell_exec", "passthru"}
+)
+
+
+def _first_word(text: str) -> str:
+    """The keyword the code starts with, when it is one (never other text: it could be a
+    password the file holds outside a string)."""
+    match = re.match(r"\s*([A-Za-z_]\w*)", text)
+    word = match.group(1).lower() if match else ""
+    return word if word in _KEYWORDS else "code"
+
+
+def find_code(text: str) -> str | None:
+    """What executable code a configuration.php holds beyond one class of property
+    declarations, or None. The static counterpart of joomla_config.php's token check, for hosts
+    without PHP: top-level statements (``require``, ``namespace``, calls), methods (a
+    constructor runs on every page), calls or backticks in a value, output after ``?>``."""
+    src = _blank_strings(_without_comments(text))
+    opening = re.match(r"\s*<\?php\b", src)
+    if opening is None:
+        return None  # not PHP code at all: "does not start with <?php" says so
+    rest = src[opening.end() :]
+    head = _CLASS_HEAD.match(rest)
+    if head is None:
+        return f"top-level code before the class ({_first_word(rest)!r})"
+    depth, end = 1, head.end()
+    while end < len(rest) and depth:
+        depth += {"{": 1, "}": -1}.get(rest[end], 0)
+        end += 1
+    body, after = rest[head.end() : end - 1], rest[end:]
+    if re.search(r"\bfunction\b", body, re.IGNORECASE):
+        name = re.search(r"\bfunction\s+&?\s*(\w*)", body, re.IGNORECASE)
+        return f"a method in the class ({name.group(1) if name else 'function'})"
+    for statement in body.split(";"):
+        statement = statement.strip()
+        if not statement:
+            continue
+        declaration = _DECLARATION.fullmatch(statement)
+        if declaration is None:
+            return f"a statement in the class body ({_first_word(statement)!r})"
+        if _CALL.search(declaration.group("value") or ""):
+            return "an expression that runs code in a property value"
+    closed = after.lstrip().startswith("?>")
+    if closed:
+        after = re.sub(r"^\s*\?>\r?\n?", "", after, count=1)
+    if after.strip():
+        word = _first_word(after)
+        return f"output after ?> ({word!r})" if closed else f"top-level code ({word!r})"
+    return None
 
 
 def _text(literal: PhpLiteral | None) -> str:

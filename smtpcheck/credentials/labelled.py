@@ -36,6 +36,8 @@ class Problem:
 
     message: str
     fatal: bool = True
+    critical: bool = False  # code in a configuration file: it would run on every page
+    unloadable: bool = False  # PHP surely cannot load a file with this problem
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,16 @@ class CredentialReading:
     settings: Mapping[str, str | int | bool | None]  # non-secret values, for evidence
     unreadable: str | None = None  # why the content could not be read
     notes: tuple[str, ...] = ()  # what the static reader objected to in a file PHP accepted
+    loadable: bool | None = None  # Joomla: False when PHP cannot load it; None: not known
+    code: str | None = None  # Joomla: executable code found beyond property declarations
+    aligned: bool = False  # Joomla: the mail block is aligned, so the toolkit's sed missed it
 
     @property
     def fatal_problems(self) -> list[Problem]:
         return [problem for problem in self.problems if problem.fatal]
 
 
-def _decode(facts: FileFacts, max_note: str) -> tuple[str | None, str | None]:
+def decode_content(facts: FileFacts, max_note: str = "64 KiB") -> tuple[str | None, str | None]:
     """The file's text, or why there is none (denied, binary, too large)."""
     if facts.denied:
         return None, "permission denied for the reading user (configure sudo for this host)"
@@ -90,8 +93,14 @@ def _joomla_shape(
         where = "generation D: " if gen_d else ""
         traits.append(f"{where}symlink to {resolved or facts.link}")
     host = config.properties.get("smtphost")
-    if "smtp_port" in config.properties or (host is not None and host.kind == "expression"):
-        traits.append("generation C main (descriptor placeholders: unquoted smtphost, smtp_port)")
+    if host is not None and host.kind == "expression":
+        traits.append("generation C main or D, virgin build (the toolkit's sed left smtphost "
+                      "unquoted)")  # fmt: skip
+    elif config.aligned and str(values.get("mailer", "")) != "smtp":
+        traits.append("generation C main or D, baseline build (aligned mail block: the "
+                      "toolkit's sed applied no SMTP setting)")  # fmt: skip
+    elif "smtp_port" in config.properties:
+        traits.append("smtp_port written (the toolkit descriptor's name; Joomla reads smtpport)")
     elif '"' in config.quotes:
         traits.append("generation C dev (double-quoted values)")
     elif str(values.get("smtpsecure")) == "ssl" and str(values.get("smtpport")) == "465":
@@ -150,8 +159,18 @@ def read_joomla(
     php, reader = _php_reading(facts, run_php, config)
     problems = list(config.problems)
     notes: tuple[str, ...] = ()
+    loadable = None if php is None or php.refused else php.error is None
     if php is not None and php.error is not None and not php.refused:
-        problems.insert(0, Problem(f"PHP cannot load the configuration: {php.error}"))
+        problems.insert(0, Problem(f"PHP cannot load the configuration: {php.error}",
+                                   unloadable=True))  # fmt: skip
+    code = _code_in(php, text)
+    if code is not None:
+        problems.insert(0, Problem(
+            f"the file holds executable code: {code}; Joomla would run it on every page",
+            critical=True,
+        ))  # fmt: skip
+    if loadable is None and any(problem.unloadable for problem in problems):
+        loadable = False
     if php is not None and php.error is None:
         # PHP, as Joomla, accepted the file: the static reader is stricter than PHP (it refuses
         # constant expressions, split declarations...), so its objections are only notes.
@@ -192,7 +211,21 @@ def read_joomla(
     return CredentialReading(
         facts.path, deployed.shape, reader, tuple(problems), deployed,
         {k: v for k, v in settings.items() if v is not None}, notes=notes,
+        loadable=loadable, code=code, aligned=config.aligned,
     )  # fmt: skip
+
+
+_NOT_EXECUTED = "not executed: the file holds "
+
+
+def _code_in(php: joomla.PhpResult | None, text: str) -> str | None:
+    """The code PHP's token check refused, or (without PHP's reading) what the static finder
+    sees; PHP's acceptance is the authority where it ran."""
+    if php is not None and php.error is not None and php.error.startswith(_NOT_EXECUTED):
+        return php.error.removeprefix(_NOT_EXECUTED)
+    if php is not None and not php.refused:
+        return None
+    return joomla.find_code(text)
 
 
 def _int_or_none(value: object) -> int | None:
@@ -213,7 +246,7 @@ def read_credentials(
     max_note: str = "64 KiB",
 ) -> CredentialReading:
     """The reading of an existing credential file (CRED-03/04/05 and the relay layer use it)."""
-    text, unreadable = _decode(facts, max_note)
+    text, unreadable = decode_content(facts, max_note)
     if text is None:
         return CredentialReading(facts.path, "unknown", "none", (), None, {}, unreadable)
     if app is App.JOOMLA:

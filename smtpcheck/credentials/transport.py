@@ -81,12 +81,21 @@ def _joomla_settings_problem(reading: CredentialReading) -> Judgement | None:
     assert dep is not None
     mailer = settings.get("mailer")
     if mailer != "smtp":
-        said = "sets no mailer" if mailer is None else f"sets mailer {mailer!r}"
+        said = "no mailer" if mailer is None else f"mailer {mailer!r}"
+        cause = (
+            " (a baseline build: the toolkit's sed needs exactly one space before '=', and "
+            "this file aligns its mail block, so no SMTP setting was applied)"
+            if reading.aligned
+            else ""
+        )
         return (
             Status.FAIL,
-            f"configuration.php {said}: Joomla's mail does not go through the relay",
-            "Set public $mailer = 'smtp'; in configuration.php.",
-            {},
+            f"SMTP was never configured on this site ({said}){cause}: Joomla's mail does not "
+            "go through the relay",
+            "Set public $mailer = 'smtp'; and the smtp* settings in configuration.php (on a "
+            "baseline build, write them with one space before '=' so the toolkit's sed applies, "
+            "or set them in Joomla's Global Configuration).",
+            {"baseline_build": True} if reading.aligned else {},
         )
     if not settings.get("smtpauth"):
         return (
@@ -118,6 +127,22 @@ def _joomla_settings_problem(reading: CredentialReading) -> Judgement | None:
 
 
 def _judge_joomla(reading: CredentialReading, catalogue: ProviderCatalogue) -> Judgement:
+    if reading.code is not None:
+        return (
+            Status.ERROR,
+            "not judged: configuration.php holds executable code (see CRED-03)",
+            "Remove the code; its values cannot be trusted until then.",
+            {},
+        )
+    if reading.loadable is False:
+        reason = next(p.message for p in reading.problems if p.unloadable)
+        return (
+            Status.FAIL,
+            f"Joomla cannot load configuration.php, so it sends no mail with it: {reason}",
+            "Quote every value as a PHP string literal (public $smtphost = 'smtp-pulse.com';) "
+            "and check with php -l configuration.php.",
+            {"loadable": False},
+        )
     if (problem := _joomla_settings_problem(reading)) is not None:
         return problem
     dep = reading.deployed

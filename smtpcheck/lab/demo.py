@@ -27,8 +27,10 @@ from smtpcheck.lab.seeds import (
     joomla_fixed,
     joomla_gen_b,
     joomla_gen_c_main,
+    joomla_gen_c_main_baseline,
     labelled_file,
     seed_credentials,
+    seed_toolkit,
 )
 from smtpcheck.lab.sshd import LAB_USER, SshLab
 from smtpcheck.secrets import Secret
@@ -52,7 +54,8 @@ RELAY_STORIES = (
     "in-v3.mailjet.com:465  the fleet's shared credentials: sent, delivered, DKIM verified",
     "in-v3.mailjet.com:587  joomla-gen-b (STARTTLS): sent and delivered",
     "...:465 credential set 2  drupal-truncated's truncated password: AUTH refused (535)",
-    "in-v3.mailjet.com:25   joomla-gen-c-main (Joomla ignores smtp_port): connection refused",
+    "in.mailjet.com:2525    the gen C/D hosts' system mail (sendemail -o tls=no): SMTP-02 "
+    "fails, AUTH never sent",
 )
 
 
@@ -68,7 +71,7 @@ def _seed_fleet(lab: SshLab, c: LabCredentials) -> list[tuple[DemoHost, str, str
     truncated = LabCredentials(c.provider, c.from_address, c.to_address, c.username,
                                c.password.rsplit(":", 1)[1])  # fmt: skip
     crlf = labelled_file(c).replace(b"\n", b"\r\n")
-    scenarios = [
+    scenarios: list[tuple[DemoHost, bytes, dict[str, object], str]] = [
         (DemoHost("wordpress-gen-a", App.WORDPRESS, "compliant: root 0400"), labelled_file(c),
          {}, LAB_USER),
         (DemoHost("moodle-www-data", App.MOODLE, "compliant: www-data 0400, sudo password"),
@@ -80,19 +83,34 @@ def _seed_fleet(lab: SshLab, c: LabCredentials) -> list[tuple[DemoHost, str, str
         (DemoHost("joomla-gen-b", App.JOOMLA, "compliant: Mailjet 587 STARTTLS"),
          joomla_gen_b(c), {"owner": "www-data", "mode": 0o600}, LAB_USER),
         (DemoHost("joomla-gen-c-main", App.JOOMLA,
-                  "fail: unquoted smtphost, smtp_port ignored, 0644 after the nightly job"),
-         joomla_gen_c_main(c), {"owner": "www-data", "mode": 0o644}, LAB_USER),
-        (DemoHost("joomla-gen-d", App.JOOMLA, "compliant: outside the webroot, 0500, no php"),
+                  "fail: PHP cannot load it (unquoted smtphost), 0644 after the nightly job; "
+                  "system mail in clear"),
+         joomla_gen_c_main(c), {"owner": "www-data", "mode": 0o644, "toolkit": "C"}, LAB_USER),
+        (DemoHost("joomla-gen-c-baseline", App.JOOMLA,
+                  "fail: SMTP never configured (a baseline build keeps mailer 'mail')"),
+         joomla_gen_c_main_baseline(), {"owner": "www-data", "mode": 0o600}, LAB_USER),
+        (DemoHost("joomla-gen-d", App.JOOMLA,
+                  "compliant file at /var/www/html/joomla -> outside_webroot, no php; system "
+                  "mail through ssmtp with STARTTLS"),
          joomla_fixed(c, host="in-v3.mailjet.com", port=465, secure="ssl"),
-         {"owner": "www-data", "mode": 0o500, "outside_webroot": True}, LAB_USER),
+         {"owner": "www-data", "mode": 0o500, "outside_webroot": True, "toolkit": "D",
+          "ssmtp": True}, LAB_USER),
     ]  # fmt: skip
     fleet = []
     for demo, content, placement, user in scenarios:
         host = lab.add_host(demo.name, php=demo.name != "joomla-gen-d")
+        gen, ssmtp = placement.pop("toolkit", None), bool(placement.pop("ssmtp", False))
         seed_credentials(host, demo.app, content, **placement)  # type: ignore[arg-type]
+        if gen is not None:
+            seed_toolkit(host, c, gen=str(gen), app=demo.app, ssmtp=ssmtp)
         fleet.append((demo, host.url(user), user))
-    gen_c = lab.add_host("wordpress-gen-c")  # built after 2024-10-26: no credential file
-    fleet.append((DemoHost("wordpress-gen-c", App.WORDPRESS, "fail: no file (generation C)"),
+    # Built after 2024-10-26: no /var/www/wordpresssmtp; the credentials are in the toolkit's
+    # settings files and its system mail sends them with sendemail -o tls=no -xp PASSWORD.
+    gen_c = lab.add_host("wordpress-gen-c")
+    seed_toolkit(gen_c, c, gen="C", app=App.WORDPRESS)
+    fleet.append((DemoHost("wordpress-gen-c", App.WORDPRESS,
+                           "fail: system mail sends the password in clear, on the command line "
+                           "(CRED-01…05 skip: gen C writes no file)"),
                   gen_c.url(), LAB_USER))  # fmt: skip
     return fleet
 

@@ -1,8 +1,10 @@
-"""Simulated web servers: one real OpenSSH sshd each, with its own ``/var/www``.
+"""Simulated web servers: one real OpenSSH sshd each, with its own ``/var/www``, ``/home`` and
+``/etc/ssmtp``.
 
-Each sshd runs in a private mount namespace in which its own directory is bind-mounted on
-``/var/www`` (reference/test-lab.md), so every host sees only its own credential files while the
-machine's ``/var/www`` stays empty. Hosts listen on distinct 127.0.0.x addresses.
+Each sshd runs in a private mount namespace in which its own directories are bind-mounted on
+those paths (reference/test-lab.md), so every host sees only its own credential files, toolkit
+settings and system-mail configuration while the machine's own stay untouched.
+Hosts listen on distinct 127.0.0.x addresses.
 
 Lab users (key-only logins; no password usable through sshd):
 - ``smtpcheck-lab``: sudo without a password, shared by every lab;
@@ -78,6 +80,11 @@ class LabHost:
     def www(self) -> Path:
         return self.root / "www"
 
+    def mounts(self) -> dict[str, Path]:
+        """Host path → this host's own directory, bind-mounted in its namespace."""
+        return {"/var/www": self.www, "/home": self.root / "home",
+                "/etc/ssmtp": self.root / "ssmtp"}  # fmt: skip
+
     @property
     def log(self) -> Path:
         return self.root / "sshd.log"
@@ -98,7 +105,7 @@ class LabHost:
         owner: str = "root",
         group: str | None = None,
     ) -> Path:
-        """Write ``content`` at ``path`` (an absolute path under /var/www) on this host."""
+        """Write ``content`` at ``path`` (under /var/www, /home or /etc/ssmtp) on this host."""
         target = self._local(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -116,9 +123,10 @@ class LabHost:
         self._local(path).mkdir(parents=True, exist_ok=True)
 
     def _local(self, path: str) -> Path:
-        if not path.startswith("/var/www/"):
-            raise LabError(f"{path}: lab hosts only hold files under /var/www")
-        return self.www / path.removeprefix("/var/www/")
+        for prefix, local in self.mounts().items():
+            if path.startswith(f"{prefix}/"):
+                return local / path.removeprefix(f"{prefix}/")
+        raise LabError(f"{path}: lab hosts only hold files under {', '.join(self.mounts())}")
 
     def sessions(self) -> int:
         """Remote commands this host's sshd has started (its VERBOSE log, counted)."""
@@ -152,7 +160,8 @@ class SshLab(LabService):
         address = next_loopback_address()
         root = self.workdir / name
         host = LabHost(name, address, free_port(address), root, php=php)
-        host.www.mkdir(parents=True, exist_ok=True)
+        for local in host.mounts().values():
+            local.mkdir(parents=True, exist_ok=True)
         self.hosts.append(host)
         if self._started:
             self._start_host(host)
@@ -179,7 +188,8 @@ class SshLab(LabService):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._check_traversable()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        Path("/var/www").mkdir(exist_ok=True)
+        for mount_point in ("/var/www", "/home", "/etc/ssmtp"):
+            Path(mount_point).mkdir(exist_ok=True)
         reap_stale_labs()
         ensure_user(LAB_USER)
         ensure_user(self.sudo_password_user, self.sudo_password)
@@ -219,7 +229,9 @@ class SshLab(LabService):
             "LogLevel VERBOSE",
         ]
         config.write_text("\n".join(lines) + "\n")
-        mounts = f"mount --bind {host.www} /var/www"
+        mounts = " && ".join(
+            f"mount --bind {local} {where}" for where, local in host.mounts().items()
+        )
         if not host.php:  # this host has no working php: hide the binary in its namespace
             mounts += ' && mount --bind /dev/null "$(readlink -f /usr/bin/php)"'
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"

@@ -13,13 +13,14 @@ import binascii
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib import resources
 
 from smtpcheck.errors import ParseError, ProbeError, RemoteCommandFailed
 from smtpcheck.remote import Connection, SshOptions, sudo_argv
 from smtpcheck.secrets import REDACTOR, Secret
-from smtpcheck.targets import App, HostTarget
+from smtpcheck.targets import HostTarget
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024
 _SCRIPT = resources.files("smtpcheck.remote").joinpath("facts.sh").read_text()
@@ -84,6 +85,21 @@ class HostFacts:
     read_as: str = ""
     commands_run: int = 0
     notes: tuple[str, ...] = ()
+    homes: tuple[str, ...] = ()  # the toolkit homes found, in the order "~/" paths were expanded
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """What the one fact command probes on a host (built from the credential-source registry).
+
+    ``paths`` are facts.sh arguments: a ``php:`` prefix has PHP read the file too, a leading
+    ``~/`` is probed under every toolkit home. ``follow_up`` names further paths once the first
+    answer is in (a webroot named in application.dat, a ``require`` stub's target); a second
+    command runs only when it names something not probed yet."""
+
+    paths: tuple[str, ...]
+    server_user: str = ""
+    follow_up: Callable[[HostFacts], Sequence[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +113,10 @@ class HostObservation:
     seconds: float = 0.0
 
 
-def build_fact_argv(paths: Sequence[str], *, max_bytes: int, run_php: bool) -> list[str]:
-    """The one command: ``/bin/sh -c SCRIPT smtpcheck CAP RUN_PHP PHP_B64 PATH...``."""
-    return ["/bin/sh", "-c", _SCRIPT, "smtpcheck", str(max_bytes), "1" if run_php else "0",
-            _PHP_READER, *paths]  # fmt: skip
+def build_fact_argv(paths: Sequence[str], *, max_bytes: int, server_user: str = "") -> list[str]:
+    """The one command: ``/bin/sh -c SCRIPT smtpcheck CAP PHP_B64 SERVER_USER PATH...``."""
+    return ["/bin/sh", "-c", _SCRIPT, "smtpcheck", str(max_bytes), _PHP_READER, server_user,
+            *paths]  # fmt: skip
 
 
 def _b64(value: str, what: str) -> bytes:
@@ -143,11 +159,14 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
     if lines[-1].strip() != "end":
         raise ParseError("the fact command output was cut short")
     header: dict[str, str] = {}
+    homes: list[str] = []
     files: dict[str, dict[str, object]] = {}
     current: dict[str, object] | None = None
     for line in lines[1:-1]:
         key, _, value = line.partition(" ")
-        if key == "path":
+        if key == "home" and current is None:
+            homes.append(_text(value, "home"))
+        elif key == "path":
             path = _text(value, "path")
             current = files.setdefault(path, {"path": path, "exists": True})
         elif current is None and key in _HEADER:
@@ -179,6 +198,7 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
         user=_text(header.get("user", ""), "user"),
         uid=_int(header.get("uid", "-1"), "uid"),
         files={path: _file_facts(values) for path, values in files.items()},
+        homes=tuple(homes),
     )
 
 
@@ -235,18 +255,16 @@ def _sudo_refusal(stderr: bytes) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def gather(
+def _run_facts(
     connection: Connection,
     target: HostTarget,
-    environ: Mapping[str, str],
+    password: Secret | None,
+    paths: Sequence[str],
     *,
-    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_bytes: int,
+    server_user: str,
 ) -> HostFacts:
-    """Run the one fact command on an open connection and parse its answer."""
-    paths = [target.credential_path]
-    argv = build_fact_argv(paths, max_bytes=max_bytes,
-                           run_php=target.app is App.JOOMLA and target.run_php)  # fmt: skip
-    password = _sudo_password(target, environ)
+    argv = build_fact_argv(paths, max_bytes=max_bytes, server_user=server_user)
     stdin = b""
     if target.sudo:
         argv = sudo_argv(argv, user=target.sudo_user, password=password)
@@ -257,25 +275,41 @@ def gather(
         if target.sudo:
             raise RemoteCommandFailed(f"sudo refused to run the fact command: {reason}")
         raise RemoteCommandFailed(f"the fact command failed (exit {result.exit_status}): {reason}")
-    facts = parse_fact_output(result.stdout)
+    return parse_fact_output(result.stdout)
+
+
+def gather(
+    connection: Connection,
+    target: HostTarget,
+    environ: Mapping[str, str],
+    plan: ProbePlan,
+    *,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> HostFacts:
+    """Run the fact command on an open connection (and its follow-up, if the plan needs one)."""
+    password = _sudo_password(target, environ)
+    run = partial(_run_facts, connection, target, password, max_bytes=max_bytes,
+                  server_user=plan.server_user)  # fmt: skip
+    facts = run(plan.paths)
+    files = dict(facts.files)
+    extra = plan.follow_up(facts) if plan.follow_up is not None else ()
+    extra = [path for path in dict.fromkeys(extra) if path.removeprefix("php:") not in files]
+    if extra:
+        files.update(run(extra).files)
     who = f"root via sudo as {target.user or 'login user'}" if target.sudo else facts.user
     if target.sudo and target.sudo_user:
         who = f"{target.sudo_user} via sudo"
-    return HostFacts(
-        hostname=facts.hostname,
-        user=facts.user,
-        uid=facts.uid,
-        files=facts.files,
-        read_as=who,
-        commands_run=connection.commands_run,
+    return replace(
+        facts, files=files, read_as=who, commands_run=connection.commands_run,
         notes=tuple(connection.notes),
-    )
+    )  # fmt: skip
 
 
 def fetch_host_facts(
     target: HostTarget,
     options: SshOptions,
     environ: Mapping[str, str] | None = None,
+    plan: ProbePlan | None = None,
     *,
     connect: ConnectionFactory = open_connection,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
@@ -286,7 +320,8 @@ def fetch_host_facts(
     connection: Connection | None = None
     try:
         connection = connect(target, options)
-        facts = gather(connection, target, environ, max_bytes=max_bytes)
+        facts = gather(connection, target, environ, plan or ProbePlan((target.credential_path,)),
+                       max_bytes=max_bytes)  # fmt: skip
     except (ProbeError, ParseError) as exc:
         return HostObservation(
             target,

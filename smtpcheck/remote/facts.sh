@@ -1,8 +1,11 @@
 # smtpcheck fact gathering: ONE remote command collects every fact the host controls need.
-# POSIX sh (dash), GNU coreutils. Arguments: CAP RUN_PHP PHP_B64 PATH...
+# POSIX sh (dash), GNU coreutils. Arguments: CAP PHP_B64 SERVER_USER PATH...
+# A PATH prefixed "php:" is also read by PHP (Joomla's configuration.php); a PATH starting "~/"
+# is probed under every toolkit home: /home/<name in /home/homedir.dat>, /home/SERVER_USER and
+# each /home/X<18 letters or digits>X (how the toolkit names its server user).
 # Output: line records "key value"; every value that comes from the host is base64 (-w0), so
 # no file name or content can break the framing. Nothing here is secret; the output is.
-cap=$1; run_php=$2; php_b64=$3; shift 3
+cap=$1; php_b64=$2; server_user=$3; shift 3
 b64() { base64 -w0; echo; }
 # A command's output without its final newline, keeping newlines inside it (link targets).
 chomp() { out=$("$@"; echo .); out=${out%.}; printf '%s' "${out%?}"; }
@@ -10,7 +13,24 @@ echo "smtpcheck-facts 1"
 printf 'hostname '; uname -n | tr -d '\n' | b64
 printf 'user '; id -un 2>/dev/null | tr -d '\n' | b64
 echo "uid $(id -u)"
-for p in "$@"; do
+homes=""
+add_home() {
+  case "$1" in ""|*/*|.|..) return ;; esac
+  case " $homes " in *" /home/$1 "*) return ;; esac
+  [ -d "/home/$1" ] || return 0
+  homes="$homes /home/$1"; printf 'home '; printf '%s' "/home/$1" | b64
+}
+if [ -f /home/homedir.dat ] && [ -r /home/homedir.dat ]; then
+  name=$(head -c 256 /home/homedir.dat | head -n 1 | tr -d '\r'); add_home "${name#/home/}"
+fi
+add_home "$server_user"
+for d in /home/X*X; do
+  name=${d#/home/}
+  case "$name" in *[!A-Za-z0-9]*) continue ;; esac
+  [ "${#name}" -eq 20 ] && add_home "$name"
+done
+probe() {
+  p=$1; run_php=$2
   printf 'path '; printf '%s' "$p" | b64
   if [ -L "$p" ] || [ -e "$p" ]; then
     echo "lstat $(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0)"
@@ -40,5 +60,12 @@ for p in "$@"; do
   else
     echo "missing"
   fi
+}
+for arg in "$@"; do
+  run_php=0; case "$arg" in php:*) run_php=1; arg=${arg#php:} ;; esac
+  case "$arg" in
+    "~/"*) for h in $homes; do probe "$h/${arg#\~/}" "$run_php"; done ;;
+    *) probe "$arg" "$run_php" ;;
+  esac
 done
 echo "end"

@@ -18,7 +18,11 @@ $allowed = [T_STRING, T_PUBLIC, T_VAR, T_VARIABLE, T_CONSTANT_ENCAPSED_STRING, T
 $chars = ['=', ';', ',', '(', ')', '[', ']', '-', '+', '.'];
 $state = 'outside';  // outside -> class -> name -> body -> outside
 $line = 1;
-foreach (token_get_all($src) as $tok) {
+// TOKEN_PARSE: a file PHP cannot even parse is a load failure (Joomla cannot use it), told
+// apart from valid code that the check below refuses to run.
+try { $tokens = token_get_all($src, TOKEN_PARSE); }
+catch (Throwable $e) { $out['error'] = get_class($e) . ': ' . $e->getMessage(); echo json_encode($out); exit(0); }
+foreach ($tokens as $tok) {
     if (is_array($tok)) $line = $tok[2];  // one-character tokens carry no line: keep the last
     $id = is_array($tok) ? $tok[0] : $tok;
     if (in_array($id, $layout, true)) continue;

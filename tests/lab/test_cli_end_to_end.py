@@ -50,6 +50,14 @@ def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     c_main = ssh_lab.add_host("e2e-c-main")
     c_main_file = seeds.joomla_gen_c_main(replace(CREDS, password=WRONG_PASSWORD))
     seeds.seed_credentials(c_main, App.JOOMLA, c_main_file, owner="www-data", mode=0o644)
+    # Current servers: the password sits in the toolkit's settings, SendEmail.sh's command line
+    # and ssmtp.conf; gen D's Joomla file lives outside the webroot.
+    gen_d = ssh_lab.add_host("e2e-gen-d")
+    seeds.seed_credentials(gen_d, App.JOOMLA, seeds.joomla_gen_c_main(CREDS), owner="www-data",
+                           mode=0o500, outside_webroot=True)  # fmt: skip
+    seeds.seed_toolkit(gen_d, CREDS, gen="D", app=App.JOOMLA, ssmtp=True)
+    gen_c = ssh_lab.add_host("e2e-gen-c")
+    seeds.seed_toolkit(gen_c, CREDS, gen="C", app=App.WORDPRESS)
     directory = tmp_path_factory.mktemp("inventories")
     head = f'[defaults]\nidentity_file = "{ssh_lab.client_key}"\nsudo = true\n\n'
     compliant = (
@@ -63,6 +71,8 @@ def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
         + _entry("wrong", wrong.url(), App.DRUPAL)
         + _entry("c-main", c_main.url(), App.JOOMLA)
         + _entry("password-url", url_with_password, App.MOODLE, 'identity_file = "/nonexistent"')
+        + _entry("gen-d", gen_d.url(), App.JOOMLA)
+        + _entry("gen-c", gen_c.url(), App.WORDPRESS)
     )
     (directory / "compliant.toml").write_text(head + compliant)
     (directory / "mixed.toml").write_text(head + mixed)
@@ -97,7 +107,8 @@ def test_compliant_fleet_exits_0_with_all_reports(fleet: Fleet, tmp_path: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["summary"] == {"pass": 10, "fail": 0, "warn": 0, "skip": 0, "error": 0}
+    # Gen A/B hosts without the toolkit's settings files: CRED-06/07 and SYS-01/02 do not apply.
+    assert report["summary"] == {"pass": 10, "fail": 0, "warn": 0, "skip": 8, "error": 0}
     assert {f["target"] for f in report["findings"]} == {"good", "joomla"}
     suites = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite")
     assert sorted(s.get("name", "") for s in suites) == ["good", "joomla"]
@@ -111,8 +122,14 @@ def test_mixed_fleet_exits_1_and_reports_every_host(fleet: Fleet, tmp_path: Path
     by_host: dict[str, dict[str, str]] = {}
     for finding in report["findings"]:
         by_host.setdefault(finding["target"], {})[finding["control_id"]] = finding["status"]
-    assert by_host["good"] == dict.fromkeys(by_host["good"], "pass")
+    assert set(by_host["good"].values()) == {"pass", "skip"}
     assert by_host["wrong"]["CRED-04"] == "fail"
+    assert by_host["gen-d"]["CRED-01"] == "pass"  # found at /var/www/html/joomla
+    assert by_host["gen-d"]["CRED-05"] == "fail"  # PHP cannot load it
+    assert by_host["gen-d"]["SYS-01"] == "pass"  # ssmtp with STARTTLS on 587
+    assert by_host["gen-d"]["CRED-07"] == "fail"  # ssmtp cuts the ':' password short
+    assert by_host["gen-c"]["CRED-01"] == "skip"  # gen C writes no /var/www/wordpresssmtp
+    assert by_host["gen-c"]["SYS-01"] == by_host["gen-c"]["SYS-02"] == "fail"
     assert by_host["c-main"]["CRED-02"] == by_host["c-main"]["CRED-03"] == "fail"
     assert set(by_host["password-url"].values()) == {"error"}
     assert report["exit_status"] == 1
@@ -134,7 +151,7 @@ def test_pytest_checks_directly(fleet: Fleet, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "5 passed" in done.stdout
     assert "1 failed" in done.stdout
-    assert "4 skipped" in done.stdout
+    assert "12 skipped" in done.stdout  # 4 after CRED-01's fail, 2 × 4 toolkit controls
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["summary"]["pass"] == 5
 

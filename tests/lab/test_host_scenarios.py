@@ -1,8 +1,9 @@
 """Every application × toolkit generation on a real sshd, with the expected status per control.
 
 One lab host per case, all audited together (concurrently, one SSH round trip each), the same
-way ``smtpcheck audit`` does; each case then asserts CRED-01…CRED-05 and the shape and reader
-named in the evidence (reference/adt-toolkit.md is the ground truth for every shape).
+way ``smtpcheck audit`` does; each case then asserts all nine host controls (CRED-01…07,
+SYS-01/02) and the shape and reader named in the evidence (reference/adt-toolkit.md, with its
+"Corrections" and "Where gen C/D servers keep the SMTP credentials", is the ground truth).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from smtpcheck.credentials.evaluate import CRED_CONTROLS
+from smtpcheck.credentials.controls import HOST_CONTROLS
 from smtpcheck.findings import Finding, Status
 from smtpcheck.lab import seeds
 from smtpcheck.lab.seeds import LabCredentials
@@ -24,6 +25,10 @@ P, F, W, S, E = Status.PASS, Status.FAIL, Status.WARN, Status.SKIP, Status.ERROR
 SENDPULSE = replace(CREDS, provider=1)
 SES = replace(CREDS, provider=3, username="AKIAIOSFODNN7EXAMPLE")
 TRUNCATED = replace(CREDS, password=CREDS.password.rsplit(":", 1)[1])
+SLASH = replace(CREDS, provider=3, username="AKIAIOSFODNN7EXAMPLE", password="Sl4sh/pw+Zq9/x")
+NO_COLON = replace(CREDS, password="Pl41n-pw-no-colon")
+NO_TOOLKIT = (Status.SKIP,) * 4  # CRED-06, CRED-07, SYS-01, SYS-02 on a host without its files
+SENDEMAIL_TLS_NO = (Status.PASS, Status.PASS, Status.FAIL, Status.FAIL)  # the toolkit as shipped
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,11 @@ class Case:
     app: App
     content: Callable[[LabCredentials], bytes] | None  # None: no file at all
     statuses: tuple[Status, Status, Status, Status, Status]
+    toolkit_statuses: tuple[Status, Status, Status, Status] = NO_TOOLKIT
+    toolkit: str | None = None  # "C" or "D": the toolkit's settings and SendEmail.sh are seeded
+    ssmtp: bool = False  # EMAILUTIL:ssmtp and an ssmtp.conf
+    webroot: str | None = None  # application.dat's WEBROOT_DIRECTORY, if not the generation's
+    more_files: Callable[[LabCredentials], dict[str, bytes]] | None = None  # path → content
     expected: LabCredentials = CREDS  # the build-time settings of the deployment
     deployed: LabCredentials | None = None  # what the file holds, when it differs
     mode: int = 0o400
@@ -62,6 +72,24 @@ CASES = [
          deployed=TRUNCATED, summaries={"CRED-04": "truncated at ':'"}),
     Case("wordpress-gen-c-no-file", App.WORDPRESS, None, (F, S, S, S, S),
          summaries={"CRED-01": "no credential file"}),
+    # Gens C/D write no /var/www/*smtp file: CRED-01…05 skip, the toolkit's own files are judged.
+    *(
+        Case(f"{app.value}-gen-{gen.lower()}-{c.provider}", app, None, (S, S, S, S, S),
+             SENDEMAIL_TLS_NO, toolkit=gen, expected=c,
+             summaries={"CRED-01": "generation C/D does not write this file",
+                        "SYS-01": "without TLS: AUTH crosses in clear",
+                        "SYS-02": "passes the password with -xp"})
+        for app, gen, c in ((App.WORDPRESS, "C", SENDPULSE), (App.MOODLE, "D", CREDS),
+                            (App.DRUPAL, "C", SLASH))
+    ),
+    Case("drupal-gen-d-ssmtp", App.DRUPAL, None, (S, S, S, S, S), (P, P, P, P), toolkit="D",
+         ssmtp=True, expected=NO_COLON,
+         summaries={"SYS-01": "STARTTLS to in-v3.mailjet.com:587",
+                    "SYS-02": "ssmtp.conf protected"}),
+    Case("drupal-gen-d-ssmtp-colon-password", App.DRUPAL, None, (S, S, S, S, S), (P, F, P, P),
+         toolkit="D", ssmtp=True, summaries={"CRED-07": "ssmtp reads it cut short"}),
+    Case("wordpress-gen-c-settings-drift", App.WORDPRESS, None, (S, S, S, S, S), (P, F, F, F),
+         toolkit="C", deployed=NO_COLON, summaries={"CRED-07": "password (build-time) differs"}),
     Case("moodle-crlf", App.MOODLE, lambda c: seeds.labelled_file(c).replace(b"\n", b"\r\n"),
          (P, P, W, P, P), summaries={"CRED-03": "CR LF"}),
     Case("drupal-unknown-provider", App.DRUPAL, _labelled(provider=7), (P, P, P, F, F),
@@ -84,24 +112,55 @@ CASES = [
          owner="www-data", mode=0o644, summaries={"CRED-02": "readable by every local user"}),
     Case("joomla-gen-c-dev", App.JOOMLA, seeds.joomla_gen_c_dev, (P, P, P, P, P),
          owner="www-data", mode=0o600, shape="generation C dev"),
-    Case("joomla-gen-c-main", App.JOOMLA, seeds.joomla_gen_c_main, (P, F, F, P, F),
-         owner="www-data", mode=0o644, shape="generation C main",
-         reader="Undefined constant",
-         summaries={"CRED-03": "Undefined constant", "CRED-05": "smtp_port"}),
-    Case("joomla-gen-c-main-no-php", App.JOOMLA, seeds.joomla_gen_c_main, (P, P, F, P, F),
-         owner="www-data", mode=0o600, php=False, shape="generation C main",
-         reader="php is not installed", summaries={"CRED-03": "not a PHP literal"}),
+    # Gen C main / D virgin builds: PHP cannot load the file; the nightly job leaves it 0644.
+    Case("joomla-gen-c-main", App.JOOMLA, seeds.joomla_gen_c_main, (P, F, F, F, F),
+         (P, F, F, F), toolkit="C", owner="www-data", mode=0o644, shape="virgin build",
+         reader="PHP 8",
+         summaries={"CRED-03": "PHP cannot load the configuration", "CRED-04": "from address",
+                    "CRED-05": "Joomla cannot load configuration.php",
+                    "CRED-07": "from address (/var/www/html/configuration.php) differs"}),
+    Case("joomla-gen-c-main-no-colon", App.JOOMLA, seeds.joomla_gen_c_main, (P, P, F, F, F),
+         (P, F, F, F), toolkit="C", expected=NO_COLON, owner="www-data", mode=0o600,
+         reader="Undefined constant", summaries={"CRED-03": "Undefined constant"}),
+    Case("joomla-gen-c-main-no-php", App.JOOMLA, seeds.joomla_gen_c_main, (P, P, F, F, F),
+         owner="www-data", mode=0o600, php=False, shape="virgin build",
+         reader="php is not installed", summaries={"CRED-03": "$smtppass: unterminated string",
+                                                   "CRED-05": "cannot load"}),
+    Case("joomla-gen-c-main-baseline", App.JOOMLA, lambda c: seeds.joomla_gen_c_main_baseline(),
+         (P, P, P, F, F), owner="www-data", mode=0o600, shape="baseline build",
+         summaries={"CRED-05": "SMTP was never configured on this site (mailer 'mail')"}),
+    # Gen D: the webroot is /var/www/html/joomla; its configuration.php is a symlink to
+    # /var/www/outside_webroot, and nothing is at /var/www/html/configuration.php.
     Case("joomla-gen-d", App.JOOMLA,
          lambda c: seeds.joomla_fixed(c, host="in-v3.mailjet.com", port=465, secure="ssl"),
-         (P, P, P, P, P), owner="www-data", mode=0o500, outside_webroot=True,
-         shape="generation D", summaries={"CRED-01": "symlink to /var/www/outside_webroot"}),
-    Case("joomla-gen-d-with-c-main-values", App.JOOMLA, seeds.joomla_gen_c_main, (P, P, F, P, F),
-         owner="www-data", mode=0o500, outside_webroot=True, shape="generation D"),
+         (P, P, P, P, P), SENDEMAIL_TLS_NO, toolkit="D", owner="www-data", mode=0o500,
+         outside_webroot=True, shape="generation D",
+         summaries={"CRED-01": "symlink to /var/www/outside_webroot"}),
+    Case("joomla-gen-d-virgin", App.JOOMLA, seeds.joomla_gen_c_main, (P, P, F, F, F),
+         (P, F, F, F), toolkit="D", owner="www-data", mode=0o500, outside_webroot=True,
+         shape="generation D", summaries={"CRED-05": "cannot load"}),
+    # Gen C: the webroot's configuration.php may only require the real one.
+    Case("joomla-gen-c-require-stub", App.JOOMLA,
+         lambda c: seeds.joomla_fixed(c, host="in-v3.mailjet.com", port=465, secure="ssl"),
+         (P, P, P, P, P), SENDEMAIL_TLS_NO, toolkit="C", webroot="/var/www/html/joomla",
+         owner="www-data", mode=0o600,
+         more_files=lambda c: {seeds.JOOMLA_GEN_D_LINK: seeds.joomla_require_stub()},
+         summaries={"CRED-01": "/var/www/html/joomla/configuration.php requires "
+                               "/var/www/html/configuration.php"}),
     Case("joomla-require-only", App.JOOMLA,
          lambda c: b"<?php\nrequire('/var/www/html/joomla/configuration.php');\n",
-         (P, P, F, F, F), owner="www-data", mode=0o600, reader="static",
-         summaries={"CRED-03": "no class JConfig", "CRED-04": "absent from the file",
-                    "CRED-05": "sets no mailer"}),
+         (F, S, S, S, S), owner="www-data", mode=0o600,
+         summaries={"CRED-01": "which does not exist"}),
+    Case("joomla-code-in-configuration", App.JOOMLA,
+         lambda c: seeds.joomla_fixed(c, host="in-v3.mailjet.com", port=465, secure="ssl")
+         .replace(b"}\n", b"\tpublic function __construct() { @touch('/tmp/x'); }\n}\n"),
+         (P, P, F, P, E), owner="www-data", mode=0o600,
+         summaries={"CRED-03": "executable code", "CRED-05": "holds executable code"}),
+    Case("joomla-code-in-configuration-no-php", App.JOOMLA,
+         lambda c: b"<?php\nnamespace Evil;\n" + seeds.joomla_fixed(
+             c, host="in-v3.mailjet.com", port=465, secure="ssl").removeprefix(b"<?php\n"),
+         (P, P, F, P, E), owner="www-data", mode=0o600, php=False,
+         summaries={"CRED-03": "namespace"}),
 ]  # fmt: skip
 
 
@@ -116,25 +175,32 @@ def outcomes(ssh_lab: SshLab) -> dict[str, dict[str, Finding]]:
         targets = []
         for case in cases:
             host = ssh_lab.add_host(case.name, php=case.php)
+            deployed = case.deployed or expected
             if case.content is not None:
                 seeds.seed_credentials(
-                    host, case.app, case.content(case.deployed or expected),
-                    mode=case.mode, owner=case.owner, outside_webroot=case.outside_webroot,
+                    host, case.app, case.content(deployed), mode=case.mode, owner=case.owner,
+                    outside_webroot=case.outside_webroot,
                 )  # fmt: skip
+            if case.toolkit is not None:
+                seeds.seed_toolkit(host, deployed, gen=case.toolkit, app=case.app,
+                                   ssmtp=case.ssmtp, webroot=case.webroot)  # fmt: skip
+            for path, content in (case.more_files(deployed) if case.more_files else {}).items():
+                host.put(path, content, mode=0o644, owner=case.owner)
             targets.append(lab_target(ssh_lab, host, case.app))
         audit = lab_audit(ssh_lab, targets, expected)
         for target in targets:
             evidence = audit.host_evidence(target)
-            results[target.name] = {cid: check(evidence) for cid, check in CRED_CONTROLS.items()}
+            results[target.name] = {cid: check(evidence) for cid, check in HOST_CONTROLS.items()}
     return results
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_scenario(case: Case, outcomes: dict[str, dict[str, Finding]]) -> None:
     findings = outcomes[case.name]
-    got = tuple(findings[f"CRED-0{i}"].status for i in range(1, 6))
-    detail = {cid: f"{f.status.value}: {f.summary}" for cid, f in findings.items()}
-    assert got == case.statuses, detail
+    want = dict(zip(HOST_CONTROLS, case.statuses + case.toolkit_statuses, strict=True))
+    wrong = {cid: f"{f.status.value} (want {want[cid].value}): {f.summary}"
+             for cid, f in findings.items() if f.status is not want[cid]}  # fmt: skip
+    assert not wrong
     well_formed = findings["CRED-03"].evidence
     if case.shape:
         assert case.shape in str(well_formed.get("shape")), well_formed
@@ -152,4 +218,5 @@ def test_password_never_in_findings(outcomes: dict[str, dict[str, Finding]]) -> 
             text = repr(finding.to_dict())
             assert CREDS.password not in text
             assert TRUNCATED.password not in text
+            assert SLASH.password not in text and NO_COLON.password not in text
             assert "lab-db-secret" not in text  # Joomla's database password sits in the file too

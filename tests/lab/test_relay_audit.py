@@ -41,12 +41,17 @@ def setup(ssh_lab: SshLab, mail_lab: MailLab, tmp_path_factory: pytest.TempPathF
         ("relay-joomla-d", App.JOOMLA, fixed_joomla, {"owner": "www-data", "mode": 0o500,
                                                       "outside_webroot": True}),
         ("relay-drupal-wrong", App.DRUPAL, seeds.labelled_file(WRONG), {}),
-        ("relay-joomla-c-main", App.JOOMLA, seeds.joomla_gen_c_main(CREDS), {"owner": "www-data"}),
+        ("relay-joomla-c-main", App.JOOMLA, seeds.joomla_smtp_port_misnamed(CREDS),
+         {"owner": "www-data"}),
+        ("relay-wp-gen-c", App.WORDPRESS, None, {}),  # system mail only: sendemail -o tls=no
     ]  # fmt: skip
     entries = [f'[defaults]\nidentity_file = "{ssh_lab.client_key}"\nsudo = true\n']
     for name, app, content, placement in fleet:
         host = ssh_lab.add_host(name)
-        seeds.seed_credentials(host, app, content, **placement)  # type: ignore[arg-type]
+        if content is None:
+            seeds.seed_toolkit(host, CREDS, gen="C", app=app)
+        else:
+            seeds.seed_credentials(host, app, content, **placement)  # type: ignore[arg-type]
         entries.append(f'[[hosts]]\nname = "{name}"\nurl = "{host.url()}"\napp = "{app}"\n')
     directory = tmp_path_factory.mktemp("relay-audit")
     (directory / "inventory.toml").write_text("\n".join(entries))
@@ -89,7 +94,7 @@ def test_one_message_per_credential_set_delivered_and_verified(
     done = _audit(setup, tmp_path)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr
     relays = _relay_findings(tmp_path)
-    assert len(relays) == 3  # shared set, wrong password, Joomla's port 25
+    assert len(relays) == 4  # shared set, wrong password, Joomla's port 25, system mail
     by_hosts = _by_hosts(relays)
     shared = by_hosts[SHARED_HOSTS]
     assert {cid: f["status"] for cid, f in shared.items()} == dict.fromkeys(shared, "pass")
@@ -103,6 +108,13 @@ def test_one_message_per_credential_set_delivered_and_verified(
     port_25 = by_hosts[("relay-joomla-c-main",)]
     assert port_25["SMTP-01"]["status"] == "fail"
     assert port_25["SMTP-01"]["target"].startswith("in-v3.mailjet.com:25 ")
+    system_mail = by_hosts[("relay-wp-gen-c (system mail: sendemail)",)]
+    assert system_mail["SMTP-01"]["target"].startswith("in.mailjet.com:2525 ")
+    assert system_mail["SMTP-02"]["status"] == "fail"  # no TLS: AUTH is never sent
+    assert system_mail["SMTP-03"]["status"] == "skip"
+    transcript = system_mail["SMTP-02"]["evidence"]["transcript"]
+    assert any(" S: 220" in line for line in transcript), transcript
+    assert not any(" C: AUTH" in line for line in transcript)
 
 
 def test_no_send_authenticates_but_sends_nothing(setup: Setup, tmp_path: Path) -> None:

@@ -9,14 +9,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from smtpcheck.credentials.controls import host_evidence
 from smtpcheck.credentials.evaluate import HostEvidence
-from smtpcheck.credentials.reading import read_credentials
 from smtpcheck.lab.seeds import LabCredentials
 from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.remote.facts import (
@@ -114,13 +115,10 @@ def evidence(
     **file_options: Any,
 ) -> HostEvidence:
     """HostEvidence for one app whose credential file holds ``content`` (or is ``facts``)."""
-    host = target(app)
+    host = replace(target(app), run_php=run_php)
     if facts is None:
         facts = file_facts(host.credential_path, content, **file_options)
-    reading = None
-    if facts.exists and facts.stat is not None and facts.stat.is_regular:
-        reading = read_credentials(facts, app, CATALOGUE, run_php=run_php)
-    return HostEvidence(observed(host, facts), expected or Expected(), CATALOGUE, reading)
+    return host_evidence(observed(host, facts), expected or Expected(), CATALOGUE)
 
 
 # --- the real programs --------------------------------------------------------------------------
@@ -179,12 +177,14 @@ def run_facts(
     run_php: bool = False,
     as_user: str | None = None,
     env: Mapping[str, str] | None = None,
+    server_user: str = "",
 ) -> HostFacts:
     """Run facts.sh locally (as ``as_user`` through runuser when given) and parse its output.
 
     Non-UTF-8 names are passed as ``os.fsdecode`` strings: subprocess turns them back into the
     original bytes."""
-    argv = build_fact_argv(paths, max_bytes=max_bytes, run_php=run_php)
+    args = [f"php:{path}" if run_php else path for path in paths]
+    argv = build_fact_argv(args, max_bytes=max_bytes, server_user=server_user)
     if as_user is not None:
         argv = ["runuser", "-u", as_user, "--", *argv]
     result = subprocess.run(argv, capture_output=True, check=True, cwd="/", timeout=30, env=env)

@@ -347,7 +347,8 @@ JOOMLA_SHAPES = {
     "gen-b": (seeds.joomla_gen_b, Status.PASS, "generation B (single quotes, tls)"),
     "gen-c-dev": (seeds.joomla_gen_c_dev, Status.PASS, "generation C dev (double-quoted values)"),
     "gen-c-main": (seeds.joomla_gen_c_main, Status.FAIL,
-                   "generation C main (descriptor placeholders: unquoted smtphost, smtp_port)"),
+                   "generation C main or D, virgin build (the toolkit's sed left smtphost "
+                   "unquoted)"),
 }  # fmt: skip
 
 
@@ -364,7 +365,7 @@ def test_cred_03_joomla_generations(build: Any, status: Status, shape: str) -> N
         "static PHP-literal parser (running PHP is disabled for this host)"
     )
     if status is Status.FAIL:
-        assert "$smtphost is not a PHP literal" in finding.summary
+        assert "$smtppass: unterminated string" in finding.summary  # CREDS has a ":"
         assert "php -l configuration.php" in finding.remediation
 
 
@@ -418,7 +419,7 @@ def test_joomla_reader_choice(php: PhpReading | None, run_php: bool, reader: str
 @needs_php
 def test_cred_03_php_error_is_a_fatal_problem(tmp_path: Any) -> None:
     """Gen C main read by real PHP: 'Undefined constant' leads CRED-03."""
-    content = seeds.joomla_gen_c_main(creds(provider=1))
+    content = seeds.joomla_gen_c_main(creds(provider=1, password="no-colon-in-it"))
     path = tmp_path / "configuration.php"
     path.write_bytes(content)
     status, output = run_php_reader(path)
@@ -466,10 +467,11 @@ def test_cred_03_php_error_never_quotes_a_malformed_password(
 # --- CRED-04 ------------------------------------------------------------------------------------
 
 
-def test_cred_04_skips_without_expected_values() -> None:
+def test_cred_04_is_an_error_without_expected_values() -> None:
+    """SPEC v1.1: no build-time settings at all is never a clean run."""
     finding = evaluate_values_match(evidence(App.WORDPRESS, LABELLED))
 
-    assert finding.status is Status.SKIP
+    assert finding.status is Status.ERROR
     assert "SYSTEM_EMAIL_*" in finding.remediation
 
 
@@ -537,9 +539,17 @@ def test_cred_04_compares_only_what_was_given() -> None:
                            SYSTEM_EMAIL_PASSWORD=True)  # fmt: skip
     finding = evaluate_values_match(evidence(App.WORDPRESS, LABELLED, expected=expected))
 
-    assert finding.status is Status.PASS
-    assert finding.summary == "provider match"
+    assert finding.status is Status.WARN  # the password was not given, so never compared
+    assert finding.summary == "provider match; password not compared"
     assert "username" not in finding.evidence and "password" not in finding.evidence
+
+
+def test_cred_04_password_not_given_is_never_a_pass() -> None:
+    expected = expected_of(SYSTEM_EMAIL_PASSWORD=True)
+    finding = evaluate_values_match(evidence(App.WORDPRESS, LABELLED, expected=expected))
+
+    assert finding.status is Status.WARN
+    assert finding.summary.endswith("password not compared")
 
 
 def test_cred_04_unknown_provider_code_in_the_file() -> None:
@@ -634,10 +644,10 @@ CRED_05_JOOMLA = {
                                    Status.WARN, "SendPulse at smtp-pulse.com:2525 with STARTTLS; "
                                    "that SendPulse serves STARTTLS on port 2525 is unconfirmed"),
     "mailer-mail": (joomla(m=("$mailer = 'smtp'", "$mailer = 'mail'")), Status.FAIL,
-                    "configuration.php sets mailer 'mail': Joomla's mail does not go through "
-                    "the relay"),
+                    "SMTP was never configured on this site (mailer 'mail'): Joomla's mail does "
+                    "not go through the relay"),
     "mailer-sendmail": (joomla(m=("$mailer = 'smtp'", "$mailer = 'sendmail'")), Status.FAIL,
-                        "configuration.php sets mailer 'sendmail'"),
+                        "SMTP was never configured on this site (mailer 'sendmail')"),
     "smtpauth-0": (joomla(a=("$smtpauth = 1", "$smtpauth = 0")), Status.FAIL,
                    "smtpauth is off: Joomla would not authenticate to the relay"),
     "smtpauth-string-0": (joomla(a=("$smtpauth = 1", "$smtpauth = '0'")), Status.FAIL,
@@ -679,8 +689,8 @@ def test_cred_05_joomla(content: bytes, status: Status, summary: str) -> None:
 
 
 @pytest.mark.parametrize("provider", [1, 2, 3])
-def test_cred_05_gen_c_main_smtp_port_is_ignored_by_joomla(provider: int) -> None:
-    ev = evidence(App.JOOMLA, seeds.joomla_gen_c_main(creds(provider=provider)))
+def test_cred_05_smtp_port_is_ignored_by_joomla(provider: int) -> None:
+    ev = evidence(App.JOOMLA, seeds.joomla_smtp_port_misnamed(creds(provider=provider)))
 
     finding = evaluate_transport(ev)
 
@@ -694,11 +704,33 @@ def test_cred_05_gen_c_main_smtp_port_is_ignored_by_joomla(provider: int) -> Non
 
 
 def test_cred_05_smtp_port_without_smtpport_says_default() -> None:
-    content = seeds.joomla_gen_c_main(CREDS).replace(b"\tpublic $smtpport = 25;\n", b"")
+    content = seeds.joomla_smtp_port_misnamed(CREDS).replace(b"\tpublic $smtpport = 25;\n", b"")
 
     finding = evaluate_transport(evidence(App.JOOMLA, content))
 
     assert finding.summary.endswith("uses port 25 (its default)")
+
+
+@pytest.mark.parametrize("provider", [1, 2, 3])
+@pytest.mark.parametrize("password", ["Plain9xPw", "Colon9x:tail7q", "Slash9x/tail7q"])
+def test_cred_05_gen_c_main_virgin_never_passes(provider: int, password: str) -> None:
+    """PHP cannot load the file (unquoted smtphost; a ':' also splits the literal)."""
+    ev = evidence(App.JOOMLA, seeds.joomla_gen_c_main(creds(provider=provider, password=password)))
+
+    finding = evaluate_transport(ev)
+
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith("Joomla cannot load configuration.php")
+    assert password.split(":")[0] not in repr(finding.to_dict())
+
+
+def test_cred_05_baseline_build_says_smtp_was_never_configured() -> None:
+    finding = evaluate_transport(evidence(App.JOOMLA, seeds.joomla_gen_c_main_baseline()))
+
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith("SMTP was never configured on this site (mailer 'mail')")
+    assert "baseline build" in finding.summary
+    assert finding.evidence["baseline_build"] is True
 
 
 @pytest.mark.parametrize(

@@ -279,7 +279,8 @@ INVENTORY_ERRORS = {
     "unknown-key": (
         _hosts('address = "w"\napp = "moodle"', 'address = "x"\napp = "moodle"\npasword = "x"'),
         "inv.toml: hosts[1]: unknown key 'pasword' (known: address, app, identity_file, name, "
-        "port, run_php, ssh_config, sudo, sudo_password_env, sudo_user, timeout, url, user)",
+        "port, run_php, server_user, ssh_config, sudo, sudo_password_env, sudo_user, timeout, url, "
+        "user)",
     ),
     "unknown-default-key": (
         _hosts('address = "w"', defaults='app = "moodle"\nconnection = "ssh"'),

@@ -22,6 +22,7 @@ from smtpcheck.credentials.toolkit import (
     parse_application_dat,
     parse_settings_dat,
 )
+from smtpcheck.lab import seeds
 from smtpcheck.secrets import REDACTED, REDACTOR
 
 CANARY = "Cn4ry'pw:/\\x"
@@ -358,76 +359,8 @@ def test_application_dat_keeps_only_mail_settings() -> None:
 # SendEmail.sh: the provider block as the toolkit ships it (gen C providerscripts/email, gen D
 # services/email), framed by the outer tests of the script.
 
-_FRAME_TOP = [
-    "#!/bin/sh",
-    'subject="$1"',
-    'message="$2"',
-    "USERNAME=\"`${HOME}/providerscripts/utilities/config/ExtractConfigValue.sh 'EMAILUSERNAME'`\"",
-    "PASSWORD=\"`${HOME}/providerscripts/utilities/config/ExtractConfigValue.sh 'EMAILPASSWORD'`\"",
-    'EMAIL_PROVIDER="`${HOME}/providerscripts/utilities/config/ExtractConfigValue.sh '
-    "'EMAILPROVIDER'`\"",
-    'if ( [ "${FROM_ADDRESS}" != "" ] && [ "${PASSWORD}" != "" ] )',
-    "then",
-]
-_SENDEMAIL = (
-    "\t\t\t/usr/bin/sendemail -o tls=no -f ${FROM_ADDRESS} -t ${TO_ADDRESS} -s {server} "
-    '-xu ${USERNAME} -xp ${PASSWORD} -u "${subject} `/bin/date`" -m ${message}'
-)
-
-
-def _provider(code: int, server: str, tail: str = "") -> list[str]:
-    return [
-        f'\t\tif ( [ "${{EMAIL_PROVIDER}}" = "{code}" ] )',
-        "\t\tthen",
-        _SENDEMAIL.replace("{server}", server) + tail,
-        *([] if tail else ["\t\tfi"]),
-    ]
-
-
-def _ssmtp_provider(code: int, mailhub: str) -> list[str]:
-    return [
-        f'\t\t\tif ( [ "${{EMAIL_PROVIDER}}" = "{code}" ] )',
-        "\t\t\tthen",
-        f'\t\t\t\t/bin/echo "mailhub={mailhub}" >> /etc/ssmtp/ssmtp.conf',
-        "\t\t\tfi",
-    ]
-
-
-def _script(mailjet_tail: str) -> str:
-    return _lines(
-        *_FRAME_TOP,
-        '\tif ( [ "`${HOME}/providerscripts/utilities/config/CheckBuildStyle.sh '
-        '\'EMAILUTIL:sendemail\'`" = "1" ] )',
-        "\tthen",
-        *_provider(1, "smtp-pulse.com:2525"),
-        *_provider(2, "in.mailjet.com:2525", mailjet_tail),
-        *_provider(3, "email-smtp.eu-west-1.amazonaws.com"),
-        "\tfi",
-        '\tif ( [ "`${HOME}/providerscripts/utilities/config/CheckBuildStyle.sh '
-        '\'EMAILUTIL:ssmtp\'`" = "1" ] )',
-        "\tthen",
-        "\t\tif ( [ ! -f ${HOME}/runtime/SSMTP_INITIALISED ] )",
-        "\t\tthen",
-        *_ssmtp_provider(1, "smtp-pulse.com:2525"),
-        *_ssmtp_provider(2, "in-v3.mailjet.com:587"),
-        *_ssmtp_provider(3, "email-smtp.eu-west-1.amazonaws.com"),
-        '\t\t\t/bin/echo "AuthUser=${USERNAME}" >> /etc/ssmtp/ssmtp.conf',
-        '\t\t\t/bin/echo "AuthPass=${PASSWORD}" >> /etc/ssmtp/ssmtp.conf',
-        '\t\t\t/bin/echo "FromLineOverride=YES" >> /etc/ssmtp/ssmtp.conf',
-        '\t\t\t/bin/echo "UseSTARTTLS=YES" >> /etc/ssmtp/ssmtp.conf',
-        "\t\t\t/bin/touch ${HOME}/runtime/SSMTP_INITIALISED",
-        "\t\tfi",
-        "\tfi",
-        "else",
-        '\t/bin/echo "${0} `/bin/date`:Email not sent because of missing parameter(s)"',
-        "fi",
-    )
-
-
-# The shipped file: the Mailjet branch's fi sits after its command ("    \t\tfi").
-SEND_EMAIL_SAME_LINE_FI = _script("    \t\tfi")
-# Other commits of the same file have that fi on a line of its own.
-SEND_EMAIL_BALANCED = _script("    \t\t\n\t\tfi")
+SEND_EMAIL_SAME_LINE_FI = seeds.SEND_EMAIL_SAME_LINE_FI
+SEND_EMAIL_BALANCED = seeds.SEND_EMAIL_BALANCED
 
 
 def _line_of(text: str, fragment: str, occurrence: int = 0) -> int:
