@@ -11,6 +11,7 @@ import base64
 import grp
 import os
 import pwd
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -347,3 +348,57 @@ def test_stat_info_helpers() -> None:
     assert info.mode_text == "0040"
     assert info.is_regular
     assert not parse_stat("directory|755|0|0|root|root|1").is_regular
+
+
+# --- toolkit homes: "~/" paths are probed under every home the toolkit names ------------------
+
+
+@pytest.fixture
+def homes() -> Iterator[dict[str, Path]]:
+    """Three homes under the real /home (facts.sh only looks there), removed afterwards: one
+    named by /home/homedir.dat, one X<18>X by the toolkit's naming, one only by server_user."""
+    if not os.access("/home", os.W_OK):
+        pytest.skip("needs a writable /home")
+    tag = secrets.token_hex(4)
+    names = {
+        "homedir": f"Xhd{tag}0123456789X",
+        "pattern": f"Xpt{tag}01234567X",  # 18 letters or digits between the X's
+        "server_user": f"websrv{tag}",
+        "not-a-toolkit-name": f"Xno{tag}X",  # not 18 alphanumerics between the X's
+    }
+    made = {key: Path("/home") / name for key, name in names.items()}
+    homedir = Path("/home/homedir.dat")
+    if homedir.exists():
+        pytest.skip("this machine has a /home/homedir.dat of its own")
+    try:
+        for path in made.values():
+            (path / "runtime").mkdir(parents=True)
+            _file(path / "runtime" / "settings.dat", b"EMAILUTIL:sendemail\n", 0o640)
+        homedir.write_text(f"{names['homedir']}\n")
+        yield made
+    finally:
+        homedir.unlink(missing_ok=True)
+        for path in made.values():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def test_home_paths_expand_under_every_toolkit_home(homes: dict[str, Path]) -> None:
+    facts = run_facts(["~/runtime/settings.dat"], server_user=homes["server_user"].name)
+
+    found = {path for path, file in facts.files.items() if file.exists}
+    expected = {str(homes[key] / "runtime" / "settings.dat")
+                for key in ("homedir", "pattern", "server_user")}  # fmt: skip
+    assert expected <= found
+    assert str(homes["not-a-toolkit-name"] / "runtime" / "settings.dat") not in facts.files
+    assert facts.homes[0] == str(
+        homes["homedir"]
+    )  # homedir.dat first: it is what the toolkit reads
+    assert len(facts.homes) == len(set(facts.homes))
+
+
+@pytest.mark.parametrize("server_user", ["../etc", "a/b", ".", ".."])
+def test_server_user_cannot_leave_home(server_user: str) -> None:
+    facts = run_facts(["~/passwd"], server_user=server_user)
+
+    assert all(home.count("/") == 2 and home.startswith("/home/") for home in facts.homes)
+    assert "/etc/passwd" not in facts.files and "/home/../etc/passwd" not in facts.files
