@@ -35,6 +35,11 @@ def _copies(ev: HostEvidence, *roles: Role) -> list[SourceReading]:
     return [r for r in ev.toolkit if r.source.role in roles]
 
 
+def _judged_by(ev: HostEvidence, control_id: str) -> list[SourceReading]:
+    """The copies of every source the registry says ``control_id`` judges."""
+    return [r for r in ev.toolkit if control_id in r.source.controls]
+
+
 def _worst(problems: list[tuple[Severity, str]]) -> Severity:
     return min((severity for severity, _ in problems), key=_ORDER.index)
 
@@ -73,7 +78,7 @@ def evaluate_settings_protected(ev: HostEvidence) -> Finding:
     control = get_control("CRED-06")
     if (failed := unobserved(control.id, ev)) is not None:
         return failed
-    copies = _copies(ev, Role.SETTINGS, Role.APPLICATION_DAT)
+    copies = _judged_by(ev, control.id)
     evidence: dict[str, EvidenceValue] = {**ev.base_evidence(), "homes": _homes(ev)}
     if not copies:
         return control.finding(
@@ -184,11 +189,7 @@ def evaluate_settings_match(ev: HostEvidence) -> Finding:
     control = get_control("CRED-07")
     if (failed := unobserved(control.id, ev)) is not None:
         return failed
-    found = [
-        v
-        for r in _copies(ev, Role.SETTINGS, Role.APPLICATION_DAT, Role.SSMTP)
-        for v in _values_of(r)
-    ]
+    found = [v for r in _judged_by(ev, control.id) for v in _values_of(r)]
     evidence: dict[str, EvidenceValue] = ev.base_evidence()
     if not found:
         return control.finding(
@@ -398,7 +399,7 @@ def _path_verdict(path: MailPath) -> tuple[Status, str]:
 
 
 def _system_mail_skip(ev: HostEvidence, control_id: str) -> Finding | None:
-    scripts = _copies(ev, Role.SYSTEM_MAIL, Role.SSMTP)
+    scripts = _judged_by(ev, control_id)
     if scripts:
         return None
     return get_control(control_id).finding(
@@ -417,7 +418,7 @@ def evaluate_system_mail_tls(ev: HostEvidence) -> Finding:
     paths = system_mail_paths(ev, ev.catalogue)
     evidence: dict[str, EvidenceValue] = {
         **ev.base_evidence(),
-        "files": tuple(_describe(r) for r in _copies(ev, Role.SYSTEM_MAIL, Role.SSMTP)),
+        "files": tuple(_describe(r) for r in _judged_by(ev, control.id)),
     }
     if _email_util(ev):
         evidence["emailutil"] = _email_util(ev)
@@ -472,7 +473,7 @@ def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
             )
     evidence: dict[str, EvidenceValue] = {
         **ev.base_evidence(),
-        "files": tuple(_describe(r) for r in _copies(ev, Role.SYSTEM_MAIL, Role.SSMTP)),
+        "files": tuple(_describe(r) for r in _judged_by(ev, control.id)),
     }
     if problems:
         evidence["problems"] = tuple(text for _, text in problems)
