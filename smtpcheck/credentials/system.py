@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from smtpcheck.catalogue import get_control
+from smtpcheck.catalogue import Control, get_control
 from smtpcheck.credentials import sysmail, toolkit
 from smtpcheck.credentials.evaluate import (
     NO_SETTINGS_FIX,
@@ -92,18 +92,24 @@ def evaluate_settings_protected(ev: HostEvidence) -> Finding:
             problems += _mode_problems(
                 reading.path, st, groups=frozenset({"root"}), other=Severity.CRITICAL
             )
-    if problems:
-        evidence["problems"] = tuple(text for _, text in problems)
-        return control.finding(
-            ev.target,
-            Status.FAIL,
-            problems[0][1],
-            evidence,
-            source("settings").remediation,
-            severity=_worst(problems),
-        )
+    passed = f"{len(copies)} settings file(s) protected"
+    return _verdict(control, ev, problems, evidence, passed, source("settings").remediation)
+
+
+def _verdict(
+    control: Control,
+    ev: HostEvidence,
+    problems: list[tuple[Severity, str]],
+    evidence: dict[str, EvidenceValue],
+    passed: str,
+    remediation: str,
+) -> Finding:
+    """Fail with the first problem at the worst problem's severity, else pass."""
+    if not problems:
+        return control.finding(ev.target, Status.PASS, passed, evidence)
+    evidence["problems"] = tuple(text for _, text in problems)
     return control.finding(
-        ev.target, Status.PASS, f"{len(copies)} settings file(s) protected", evidence
+        ev.target, Status.FAIL, problems[0][1], evidence, remediation, severity=_worst(problems)
     )
 
 
@@ -475,19 +481,5 @@ def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
         **ev.base_evidence(),
         "files": tuple(_describe(r) for r in _judged_by(ev, control.id)),
     }
-    if problems:
-        evidence["problems"] = tuple(text for _, text in problems)
-        return control.finding(
-            ev.target,
-            Status.FAIL,
-            problems[0][1],
-            evidence,
-            source("sendemail").remediation,
-            severity=_worst(problems),
-        )
-    return control.finding(
-        ev.target,
-        Status.PASS,
-        "no password on a command line" + (", ssmtp.conf protected" if confs else ""),
-        evidence,
-    )
+    passed = "no password on a command line" + (", ssmtp.conf protected" if confs else "")
+    return _verdict(control, ev, problems, evidence, passed, source("sendemail").remediation)
