@@ -43,8 +43,8 @@ def host_evidence(
     toolkit: tuple[SourceReading, ...] = ()
     app_file = None
     if facts is not None:
-        app_file = locate_app_file(target, facts)
         toolkit = read_toolkit_files(target, facts)
+        app_file = locate_app_file(target, facts, toolkit)
         file = app_file.facts
         if file is not None and file.stat is not None and file.stat.is_regular:
             reading = read_credentials(

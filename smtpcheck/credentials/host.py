@@ -16,7 +16,7 @@ from functools import partial
 from smtpcheck.credentials import joomla, sysmail, toolkit
 from smtpcheck.credentials.reading import decode_content
 from smtpcheck.credentials.sources import (
-    JOOMLA_GEN_D_TARGET,
+    JOOMLA_GEN_D_DIR,
     Role,
     Source,
     app_source,
@@ -81,47 +81,38 @@ def read_toolkit_files(target: HostTarget, facts: HostFacts) -> tuple[SourceRead
     return tuple(readings)
 
 
-def application_dats(readings: Sequence[SourceReading]) -> list[toolkit.ApplicationDat]:
-    return [r.parsed for r in readings if isinstance(r.parsed, toolkit.ApplicationDat)]
-
-
-def _named_config_paths(facts: HostFacts) -> list[tuple[str, str]]:
+def _named_config_paths(readings: Sequence[SourceReading]) -> list[tuple[str, str]]:
     """(path, what named it) of the configuration.php the host's application.dat names."""
     named = []
-    for path in _app_dat_paths(facts):
-        file = facts.files.get(path)
-        if not _is_file(file):
+    for reading in readings:
+        parsed = reading.parsed
+        if not isinstance(parsed, toolkit.ApplicationDat):
             continue
-        assert file is not None
-        text, _ = decode_content(file)
-        if text is None:
-            continue
-        parsed = toolkit.parse_application_dat(text)
         if parsed.config_file:
-            named.append((parsed.config_file, f"CONFIG_FILE in {path}"))
+            named.append((parsed.config_file, f"CONFIG_FILE in {reading.path}"))
         if parsed.webroot:
             config = f"{parsed.webroot.rstrip('/')}/configuration.php"
-            named.append((config, f"WEBROOT_DIRECTORY in {path}"))
+            named.append((config, f"WEBROOT_DIRECTORY in {reading.path}"))
     return named
 
 
-def _app_dat_paths(facts: HostFacts) -> tuple[str, ...]:
-    src = next(s for s in sources_for(App.JOOMLA) if s.role is Role.APPLICATION_DAT)
-    return tuple(p for template in src.paths for p in expand(template, facts.homes))
+def _stub_target(file: FileFacts | None) -> str | None:
+    """The path a gen C ``require`` stub loads, when ``file`` is one."""
+    if not _is_file(file):
+        return None
+    assert file is not None
+    text, _ = decode_content(file)
+    return joomla.require_target(text) if text is not None else None
 
 
 def follow_up_paths(target: HostTarget, facts: HostFacts) -> list[str]:
-    """Joomla paths the first answer points at: application.dat's webroot, a stub's target."""
+    """Joomla paths the first answer points at: application.dat's webroot, a stub's target
+    (one round: a stub found by the follow-up is not followed again)."""
     src = app_source(App.JOOMLA)
-    paths = [path for path, _ in _named_config_paths(facts)]
+    paths = [path for path, _ in _named_config_paths(read_toolkit_files(target, facts))]
     for path in [*paths, *src.paths]:
-        file = facts.files.get(path)
-        if _is_file(file):
-            assert file is not None
-            text, _ = decode_content(file)
-            stub = joomla.require_target(text) if text is not None else None
-            if stub is not None:
-                paths.append(stub)
+        if (stub := _stub_target(facts.files.get(path))) is not None:
+            paths.append(stub)
     return [_php(path, src, target) for path in paths]
 
 
@@ -133,49 +124,41 @@ class AppFile:
     path: str  # the path the application opens (the webroot's configuration.php)
     facts: FileFacts | None  # of the file whose values count (a stub's target); None: not found
     candidates: tuple[str, ...]  # every path probed, in order
-    via: str | None = None  # "require stub: X requires Y"
+    via: str | None = None  # gen C's stub: "X requires Y"
     named_by: str | None = None  # "WEBROOT_DIRECTORY in ~/runtime/application.dat"
     also_present: tuple[str, ...] = ()  # other candidates that exist, not used
-
-    @property
-    def found(self) -> bool:
-        return self.facts is not None and (self.facts.exists or self.facts.link is not None)
 
     @property
     def generation(self) -> str | None:
         """What the location says of the toolkit generation (None: nothing specific)."""
         if self.facts is None:
             return None
-        if (self.facts.resolved or "") == JOOMLA_GEN_D_TARGET or "outside_webroot" in (
-            self.facts.resolved or ""
-        ):
+        if (self.facts.resolved or "").startswith(JOOMLA_GEN_D_DIR):
             return "D (configuration.php outside the webroot, symlinked)"
         if self.via is not None:
             return "C (webroot configuration.php requires the real one)"
         return None
 
 
-def locate_app_file(target: HostTarget, facts: HostFacts) -> AppFile:
+def locate_app_file(
+    target: HostTarget, facts: HostFacts, readings: Sequence[SourceReading]
+) -> AppFile:
     """The first candidate that exists: application.dat's path, then the registry's paths."""
     src = app_source(target.app)
-    named = dict(reversed(_named_config_paths(facts))) if target.app is App.JOOMLA else {}
+    named = dict(reversed(_named_config_paths(readings))) if target.app is App.JOOMLA else {}
     candidates = tuple(dict.fromkeys([*named, *src.paths]))
     present = [
         path for path in candidates
         if (file := facts.files.get(path)) is not None and (file.exists or file.link is not None)
     ]  # fmt: skip
     if not present:
-        return AppFile(src, candidates[0] if not named else next(iter(named)), None, candidates,
-                       named_by=named.get(candidates[0]))  # fmt: skip
+        return AppFile(src, candidates[0], None, candidates, named_by=named.get(candidates[0]))
     path = present[0]
-    file = facts.files[path]
-    via = None
-    if target.app is App.JOOMLA and _is_file(file):
-        text, _ = decode_content(file)
-        stub = joomla.require_target(text) if text is not None else None
-        if stub is not None and stub in facts.files:
-            via, file = f"{path} requires {stub}", facts.files[stub]
-    others = tuple(p for p in present[1:] if via is None or not via.endswith(p))
+    file, via = facts.files[path], None
+    stub = _stub_target(file) if target.app is App.JOOMLA else None
+    if stub is not None and stub in facts.files:
+        via, file = f"{path} requires {stub}", facts.files[stub]
+    others = tuple(p for p in present[1:] if p != stub)
     return AppFile(src, path, file, candidates, via, named.get(path), others)
 
 

@@ -19,7 +19,7 @@ HOME = "~/"
 ALL_APPS = frozenset(App)
 CRED_FILE_CONTROLS = ("CRED-01", "CRED-02", "CRED-03", "CRED-04", "CRED-05")
 JOOMLA_WEBROOTS = ("/var/www/html/joomla", "/var/www/html")  # gen C/D first, then gens A/B/C
-JOOMLA_GEN_D_TARGET = "/var/www/outside_webroot/configuration.php"
+JOOMLA_GEN_D_DIR = "/var/www/outside_webroot/"  # gen D keeps configuration.php here
 
 
 class Role(enum.StrEnum):
