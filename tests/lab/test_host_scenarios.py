@@ -41,6 +41,7 @@ class Case:
     toolkit: str | None = None  # "C" or "D": the toolkit's settings and SendEmail.sh are seeded
     ssmtp: bool = False  # EMAILUTIL:ssmtp and an ssmtp.conf
     webroot: str | None = None  # application.dat's WEBROOT_DIRECTORY, if not the generation's
+    path: str | None = None  # where the credential file goes, if not its documented path
     more_files: Callable[[LabCredentials], dict[str, bytes]] | None = None  # path → content
     expected: LabCredentials = CREDS  # the build-time settings of the deployment
     deployed: LabCredentials | None = None  # what the file holds, when it differs
@@ -147,6 +148,12 @@ CASES = [
          more_files=lambda c: {seeds.JOOMLA_GEN_D_LINK: seeds.joomla_require_stub()},
          summaries={"CRED-01": "/var/www/html/joomla/configuration.php requires "
                                "/var/www/html/configuration.php"}),
+    # A webroot only application.dat names: found by the one follow-up command.
+    Case("joomla-webroot-from-application-dat", App.JOOMLA,
+         lambda c: seeds.joomla_fixed(c, host="in-v3.mailjet.com", port=465, secure="ssl"),
+         (P, P, P, P, P), SENDEMAIL_TLS_NO, toolkit="C", webroot="/var/www/site",
+         owner="www-data", mode=0o600, path="/var/www/site/configuration.php",
+         summaries={"CRED-01": "/var/www/site/configuration.php is a regular file"}),
     Case("joomla-require-only", App.JOOMLA,
          lambda c: b"<?php\nrequire('/var/www/html/joomla/configuration.php');\n",
          (F, S, S, S, S), owner="www-data", mode=0o600,
@@ -164,6 +171,9 @@ CASES = [
 ]  # fmt: skip
 
 
+COMMANDS: dict[str, int] = {}  # remote commands each case's host needed
+
+
 @pytest.fixture(scope="module")
 def outcomes(ssh_lab: SshLab) -> dict[str, dict[str, Finding]]:
     """Seed one lab host per case, audit each group of cases sharing build-time settings."""
@@ -179,7 +189,7 @@ def outcomes(ssh_lab: SshLab) -> dict[str, dict[str, Finding]]:
             if case.content is not None:
                 seeds.seed_credentials(
                     host, case.app, case.content(deployed), mode=case.mode, owner=case.owner,
-                    outside_webroot=case.outside_webroot,
+                    outside_webroot=case.outside_webroot, path=case.path,
                 )  # fmt: skip
             if case.toolkit is not None:
                 seeds.seed_toolkit(host, deployed, gen=case.toolkit, app=case.app,
@@ -191,6 +201,8 @@ def outcomes(ssh_lab: SshLab) -> dict[str, dict[str, Finding]]:
         for target in targets:
             evidence = audit.host_evidence(target)
             results[target.name] = {cid: check(evidence) for cid, check in HOST_CONTROLS.items()}
+            assert evidence.observation.facts is not None
+            COMMANDS[target.name] = evidence.observation.facts.commands_run
     return results
 
 
@@ -210,6 +222,14 @@ def test_scenario(case: Case, outcomes: dict[str, dict[str, Finding]]) -> None:
         assert text in findings[control_id].summary, findings[control_id]
     for finding in findings.values():
         assert finding.target == case.name
+
+
+def test_one_remote_command_per_host_unless_a_path_is_named_later(
+    outcomes: dict[str, dict[str, Finding]],
+) -> None:
+    follow_up = {"joomla-webroot-from-application-dat"}
+    assert {name: n for name, n in COMMANDS.items() if n != 1} == dict.fromkeys(follow_up, 2)
+    assert len(COMMANDS) == len(CASES)
 
 
 def test_password_never_in_findings(outcomes: dict[str, dict[str, Finding]]) -> None:
