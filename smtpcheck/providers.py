@@ -90,12 +90,23 @@ def default_tls(port: int) -> TlsMode:
     return TlsMode.IMPLICIT if port in IMPLICIT_TLS_PORTS else TlsMode.STARTTLS
 
 
+MAX_DIGITS = 18  # no port, code or count a host or config gives needs more
+
+
+def digits(text: str) -> int | None:
+    """The value of ``text`` if it is ASCII decimal digits, at most MAX_DIGITS of them (a host
+    may send 5,000 digits: Python's int() refuses those with ValueError), else None."""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS:
+        return int(text)
+    return None
+
+
 def parse_port(value: object, where: str, error: type[ConfigError] = ConfigError) -> int:
     """A TCP port number from config, inventory or URL text; ``error`` says whose input it is."""
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()):
-        raise error(f"{where}: port {value!r} is not a number")
-    port = int(text)
+    port = digits(text)
+    if port is None:
+        raise error(f"{where}: port {text[:20]!r} is not a number")
     if not 0 < port < 65536:
         raise error(f"{where}: port {port} is out of range")
     return port
@@ -207,8 +218,8 @@ class ProviderCatalogue:
     def resolve(self, value: str) -> Provider | None:
         """A provider from a toolkit value: its code (``"2"``) or its key (``"mailjet"``)."""
         text = value.strip().lower()
-        if text.isascii() and text.isdigit():
-            return self.by_code(int(text))
+        if (code := digits(text)) is not None:
+            return self.by_code(code)
         return self._providers.get(text)
 
     def describe_choices(self) -> str:

@@ -70,11 +70,11 @@ def fingerprint(secret: Secret, salt: bytes = _RUN_SALT) -> str:
 def encoded_forms(value: str, users: Iterable[str] = ()) -> set[str]:
     """The forms in which ``value`` can travel: itself, base64 (AUTH LOGIN) and, for each user
     name, the base64 of AUTH PLAIN's ``\\0user\\0password`` and ``user\\0user\\0password``."""
-    raw = value.encode()
+    raw = value.encode(errors="surrogatepass")  # a lone surrogate is still a secret's part
     forms = {value, base64.b64encode(raw).decode()}
     for user in users:
         for authzid in ("", user):
-            plain = f"{authzid}\0{user}\0{value}".encode()
+            plain = f"{authzid}\0{user}\0{value}".encode(errors="surrogatepass")
             forms.add(base64.b64encode(plain).decode())
     return {form for form in forms if form}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,6 +158,8 @@ def _number(raw: str) -> PhpLiteral:
         if body.strip("01234567"):
             raise _NotLiteral("not a valid octal number (PHP: Invalid numeric literal)")
         magnitude = int(body, 8)
+    elif len(body) > 19:  # beyond PHP_INT_MAX anyway; int() refuses over 4,300 digits
+        return PhpLiteral("float", sign * float(body))
     else:
         magnitude = int(body)
     if magnitude > _PHP_INT_MAX:
@@ -287,50 +290,113 @@ def parse_joomla_config(text: str) -> JoomlaConfig:
 # The toolkit's sed matches "$mailer =" with exactly one space; Joomla's installer aligns its mail
 # block, so a baseline copy keeps every mail setting (reference: "baseline" builds).
 _ALIGNED_MAILER = re.compile(r"^\s*public\s+\$mailer\s{2,}=", re.MULTILINE)
-# gen C's webroot stub: the whole file is one require of the real configuration.php.
-_STUB = re.compile(
-    r"\s*<\?php\s+(?:require|require_once|include|include_once)\s*\(?\s*(['\"])(/[^'\"\\$]+)\1"
-    r"\s*\)?\s*;\s*(?:\?>\s*)?",
-    re.IGNORECASE,
-)
+# --- what runs: PHP's own lexical rules, for hosts without PHP ---------------------------------
+# A small lexer after Zend/zend_language_scanner.l: text outside <?php … ?> is output; "//" and
+# "#" comments end at a newline, a CR or "?>"; "#[" opens an attribute, not a comment; heredoc
+# and nowdoc are not followed (their presence is reported). Only what decides whether a file is
+# "one class of property declarations" is kept apart.
 
 
-def require_target(text: str) -> str | None:
-    """The absolute path a one-line ``require('/path')`` stub loads, or None for any other file."""
-    match = _STUB.fullmatch(_without_comments(text))
-    if match is None:
-        return None
-    path = match.group(2)
-    if ".." in path.split("/") or any(ord(char) < 32 or ord(char) == 127 for char in path):
-        return None
-    return path
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # inline open open-echo close name var string istring num op attr heredoc bad
+    text: str
 
 
-def _blank_strings(text: str) -> str:
-    """``text`` with every quoted string's content removed (quotes kept), so that no brace,
-    semicolon or word inside a string is read as code."""
-    out, i = [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch in "'\"":
-            j = i + 1
-            while j < len(text) and text[j] != ch:
-                j += 2 if text[j] == "\\" else 1
-            out.append(ch + ch)
-            i = j + 1
+def _line_comment_end(text: str, i: int) -> int:
+    ends = [e for e in (text.find("\n", i), text.find("\r", i), text.find("?>", i)) if e >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _quoted_end(text: str, i: int) -> int:
+    """Index after the quoted string starting at ``i``; -1 when it never closes."""
+    quote, j = text[i], i + 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+        elif text[j] == quote:
+            return j + 1
+        else:
+            j += 1
+    return -1
+
+
+def _word_end(text: str, i: int) -> int:
+    j = i
+    while j < len(text) and (text[j].isalnum() or text[j] in "_\\" or ord(text[j]) >= 0x80):
+        j += 1
+    return j
+
+
+def _php_tokens(text: str) -> list[_Token]:
+    """Tokens of ``text`` without blanks and comments."""
+    out: list[_Token] = []
+    i, n, in_php = 0, len(text), False
+    while i < n:
+        if not in_php:
+            j = text.find("<?", i)
+            if j < 0 or j > i:
+                out.append(_Token("inline", text[i : n if j < 0 else j]))
+            if j < 0:
+                break
+            if text[j : j + 5].lower() == "<?php" and (j + 5 == n or text[j + 5] in " \t\r\n"):
+                out.append(_Token("open", "<?php"))
+                i = j + 5
+            else:  # "<?=" always, "<?" where short_open_tag is on: code either way
+                out.append(_Token("open-echo", text[j : j + 3]))
+                i = j + 2
+            in_php = True
             continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-_DECLARATION = re.compile(
-    r"(?:(?:public|var|protected|private)(?:\s+static)?(?:\s+\??[A-Za-z_\\][\w\\]*)?\s+"
-    r"\$\w+|const\s+\w+)(?:\s*=(?P<value>.*))?",
-    re.DOTALL | re.IGNORECASE,
-)
-_CALL = re.compile(r"\b(?!array\b)[A-Za-z_\\][\w\\]*\s*\(|`|\bnew\b|\$", re.IGNORECASE)
-_CLASS_HEAD = re.compile(r"\s*(?:final\s+)?class\s+\w+\s*\{", re.IGNORECASE)
+        ch = text[i]
+        if text.startswith("?>", i):
+            out.append(_Token("close", "?>"))
+            i += 2
+            i += 2 if text.startswith("\r\n", i) else 1 if text.startswith("\n", i) else 0
+            in_php = False
+        elif ch in " \t\r\n\f\v":
+            i += 1
+        elif text.startswith("#[", i):
+            out.append(_Token("attr", "#["))
+            i += 2
+        elif ch == "#" or text.startswith("//", i):
+            i = _line_comment_end(text, i)
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                out.append(_Token("bad", "an unterminated comment"))
+                break
+            i = end + 2
+        elif ch in "'\"":
+            end = _quoted_end(text, i)
+            if end < 0:
+                out.append(_Token("bad", "an unterminated string"))
+                break
+            body = text[i:end]
+            interpolated = ch == '"' and re.search(r"(?<!\\)(?:\\\\)*\$[A-Za-z_{]|\{\$", body)
+            out.append(_Token("istring" if interpolated else "string", body))
+            i = end
+        elif text.startswith("<<<", i):
+            out.append(_Token("heredoc", "<<<"))
+            break
+        elif ch == "$" and i + 1 < n and (text[i + 1].isalpha() or text[i + 1] == "_"):
+            end = _word_end(text, i + 1)
+            out.append(_Token("var", text[i:end]))
+            i = end
+        elif ch.isalpha() or ch in "_\\" or ord(ch) >= 0x80:
+            end = _word_end(text, i)
+            out.append(_Token("name", text[i:end]))
+            i = end
+        elif ch.isdigit():
+            end = i
+            while end < n and (text[end].isalnum() or text[end] in "._"):
+                end += 1
+            out.append(_Token("num", text[i:end]))
+            i = end
+        else:
+            width = 2 if text.startswith(("=>", "::", "->", "?-"), i) else 1
+            out.append(_Token("op", text[i : i + width]))
+            i += width
+    return out
 
 
 _KEYWORDS = frozenset(
@@ -348,43 +414,124 @@ def _first_word(text: str) -> str:
     return word if word in _KEYWORDS else "code"
 
 
+_MODIFIERS = frozenset({"public", "var", "protected", "private", "static", "readonly", "const"})
+_RUNS = {
+    "istring": "a string with interpolation",
+    "open-echo": "a short or echo PHP tag",
+    "heredoc": "a heredoc or nowdoc (not judged without PHP)",
+    "attr": "an attribute",
+}
+
+
+def _statement_code(statement: list[_Token]) -> str | None:
+    """Why one statement of the class body is not a property (or constant) declaration."""
+    first = statement[0]
+    if first.kind != "name" or first.text.lower() not in _MODIFIERS:
+        if first.kind == "name" and first.text.lower() in ("function", "abstract", "final"):
+            return "a method in the class"
+        return f"a statement in the class body ({_first_word(first.text)!r})"
+    previous = first
+    for index, token in enumerate(statement):
+        nxt = statement[index + 1] if index + 1 < len(statement) else None
+        word = token.text.lower()
+        if token.kind == "name" and word == "function":
+            name = nxt.text if nxt is not None and nxt.kind == "name" else "function"
+            return f"a method in the class ({name[:30]})"
+        if token.kind == "name" and word == "new":
+            return "an expression that runs code in a property value (new)"
+        if token.kind == "name" and nxt is not None and nxt.text == "(" and word != "array":
+            return "an expression that runs code in a property value (a call)"
+        if token.kind == "op" and token.text in ("`", "->", "::", "?-"):
+            return "an expression that runs code in a property value"
+        if token.kind == "var" and not (
+            (previous.kind == "name" and previous.text.lower() not in ("true", "false", "null"))
+            or previous.text == ","
+        ):
+            return "a variable in a property value"
+        previous = token
+    return None
+
+
 def find_code(text: str) -> str | None:
-    """What executable code a configuration.php holds beyond one class of property
+    """What executable code (or output) a configuration.php holds beyond classes of property
     declarations, or None. The static counterpart of joomla_config.php's token check, for hosts
     without PHP: top-level statements (``require``, ``namespace``, calls), methods (a
-    constructor runs on every page), calls or backticks in a value, output after ``?>``."""
-    src = _blank_strings(_without_comments(text))
-    opening = re.match(r"\s*<\?php\b", src)
-    if opening is None:
-        return None  # not PHP code at all: "does not start with <?php" says so
-    rest = src[opening.end() :]
-    head = _CLASS_HEAD.match(rest)
-    if head is None:
-        return f"top-level code before the class ({_first_word(rest)!r})"
-    depth, end = 1, head.end()
-    while end < len(rest) and depth:
-        depth += {"{": 1, "}": -1}.get(rest[end], 0)
-        end += 1
-    body, after = rest[head.end() : end - 1], rest[end:]
-    if re.search(r"\bfunction\b", body, re.IGNORECASE):
-        name = re.search(r"\bfunction\s+&?\s*(\w*)", body, re.IGNORECASE)
-        return f"a method in the class ({name.group(1) if name else 'function'})"
-    for statement in body.split(";"):
-        statement = statement.strip()
-        if not statement:
+    constructor runs on every page), calls, ``new`` or backticks in a value, attributes, short
+    or echo tags, output around the PHP block, a class never closed."""
+    tokens = _php_tokens(text)
+    state, depth = "outside", 0
+    statement: list[_Token] = []
+    for index, token in enumerate(tokens):
+        if token.kind == "bad":
+            return None  # PHP cannot parse the file: nothing in it runs (it is unloadable)
+        if token.kind in _RUNS:
+            return _RUNS[token.kind]
+        if token.kind == "inline":
+            if token.text.strip():
+                return f"output {'before <?php' if index == 0 else 'after ?>'}"
             continue
-        declaration = _DECLARATION.fullmatch(statement)
-        if declaration is None:
-            return f"a statement in the class body ({_first_word(statement)!r})"
-        if _CALL.search(declaration.group("value") or ""):
-            return "an expression that runs code in a property value"
-    closed = after.lstrip().startswith("?>")
-    if closed:
-        after = re.sub(r"^\s*\?>\r?\n?", "", after, count=1)
-    if after.strip():
-        word = _first_word(after)
-        return f"output after ?> ({word!r})" if closed else f"top-level code ({word!r})"
-    return None
+        if state == "outside":
+            if token.kind in ("open", "close"):
+                continue
+            if token.kind == "name" and token.text.lower() == "final":
+                continue
+            if token.kind == "name" and token.text.lower() == "class":
+                state = "class"
+                continue
+            return f"top-level code ({_first_word(token.text)!r})"
+        if state == "class":
+            if token.kind != "name":
+                return "top-level code ('class')"
+            state = "name"
+        elif state == "name":
+            if token.text != "{":
+                return "a class that is not a plain class of properties"
+            state = "body"
+        elif token.kind in ("open", "close"):
+            return "a PHP tag inside the class"
+        elif token.text in ("(", "[", "{"):
+            depth += 1
+            statement.append(token)
+        elif token.text in (")", "]") or (token.text == "}" and depth):
+            depth -= 1
+            statement.append(token)
+        elif token.text == "}":
+            if statement:
+                return "a statement in the class body without ';'"
+            state = "outside"
+        elif token.text == ";" and not depth:
+            if statement and (why := _statement_code(statement)) is not None:
+                return why
+            statement = []
+        else:
+            statement.append(token)
+    return None if state == "outside" else "a class that is never closed"
+
+
+_INCLUDES = frozenset({"require", "require_once", "include", "include_once"})
+_BAD_PATH_CHARACTERS = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def require_target(text: str) -> str | None:
+    """The absolute path a one-line ``require('/path');`` stub loads (gen C's webroot file), or
+    None for any other file, a path with '..' or characters that do not belong in one."""
+    tokens = [t for t in _php_tokens(text) if not (t.kind == "inline" and not t.text.strip())]
+    kinds = [(t.kind, t.text.lower() if t.kind == "name" else t.text) for t in tokens]
+    if kinds and kinds[-1] == ("close", "?>"):
+        kinds.pop()
+    if len(kinds) > 3 and kinds[2] == ("op", "(") and kinds[4:5] == [("op", ")")]:
+        del kinds[4], kinds[2]
+    if len(kinds) != 4 or kinds[0][0] != "open" or kinds[1][1] not in _INCLUDES:
+        return None
+    if kinds[2][0] != "string" or kinds[3] != ("op", ";"):
+        return None
+    literal = kinds[2][1]
+    path = literal[1:-1]
+    if "\\" in path or not path.startswith("/") or ".." in path.split("/"):
+        return None
+    if any(unicodedata.category(char) in _BAD_PATH_CHARACTERS for char in path):
+        return None
+    return path
 
 
 def _text(literal: PhpLiteral | None) -> str:

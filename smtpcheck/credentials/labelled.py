@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from smtpcheck.providers import digits
 from smtpcheck.secrets import REDACTOR, Secret
 
 FROM_ADDRESS = "FROM ADDRESS"
@@ -48,8 +49,7 @@ class LabelledFile:
 
     @property
     def port(self) -> int | None:
-        text = self.values.get(PORT, "")
-        return int(text) if text.isascii() and text.isdigit() else None
+        return digits(self.values.get(PORT, ""))
 
 
 CRLF_PROBLEM = "lines end in CR LF (edited on Windows?)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from smtpcheck.credentials import joomla, labelled
 from smtpcheck.credentials.labelled import Problem
 from smtpcheck.credentials.model import DeployedSmtp
-from smtpcheck.providers import ProviderCatalogue, TlsMode, default_tls
+from smtpcheck.providers import ProviderCatalogue, TlsMode, default_tls, digits
 from smtpcheck.remote.facts import FileFacts
 from smtpcheck.secrets import Secret
 from smtpcheck.targets import App
@@ -59,7 +59,8 @@ def decode_content(facts: FileFacts, max_note: str = "64 KiB") -> tuple[str | No
 def read_labelled(facts: FileFacts, text: str, catalogue: ProviderCatalogue) -> CredentialReading:
     parsed = labelled.parse_labelled(text)
     code = parsed.values.get(labelled.EMAIL_PROVIDER, "").strip()
-    provider = catalogue.by_code(int(code)) if code.isascii() and code.isdigit() else None
+    number = digits(code)
+    provider = catalogue.by_code(number) if number is not None else None
     port = parsed.port
     deployed = DeployedSmtp(
         source=facts.path,
@@ -229,8 +230,7 @@ def _code_in(php: joomla.PhpResult | None, text: str) -> str | None:
 
 
 def _int_or_none(value: object) -> int | None:
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() else None
+    return digits(str(value).strip())
 
 
 def _str_or_none(value: object) -> str | None:

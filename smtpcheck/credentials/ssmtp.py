@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from smtpcheck.credentials.labelled import Problem
+from smtpcheck.providers import digits
 from smtpcheck.secrets import REDACTOR, Secret
 
 
@@ -58,8 +59,14 @@ def _strtok(text: str, position: int, delimiters: str) -> tuple[str | None, int]
 
 
 def _atoi(text: str) -> int:
-    match = re.match(r"[ \t]*([+-]?[0-9]+)", text)
-    return int(match.group(1)) if match else 0
+    """C's atoi; a number too long for any port reads as -1 (out of range, a problem)."""
+    match = re.match(r"[ \t]*([+-]?)([0-9]+)", text)
+    if match is None:
+        return 0
+    value = digits(match.group(2))
+    if value is None:
+        return -1
+    return -value if match.group(1) == "-" else value
 
 
 def parse_ssmtp_conf(text: str) -> SsmtpConf:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from smtpcheck.credentials.labelled import Problem, split_lines
 from smtpcheck.credentials.ssmtp import SsmtpConf, parse_ssmtp_conf
 from smtpcheck.errors import ConfigError
-from smtpcheck.providers import parse_port
+from smtpcheck.providers import digits, parse_port
 from smtpcheck.secrets import REDACTOR, Secret
 
 __all__ = [
@@ -320,8 +320,8 @@ def _provider_test(condition: list[str]) -> int | None:
         if operator not in ("=", "==", "-eq"):
             continue
         for variable, number in ((left, right), (right, left)):
-            if _PROVIDER_VARIABLE.fullmatch(variable) and number.isascii() and number.isdigit():
-                return int(number)
+            if _PROVIDER_VARIABLE.fullmatch(variable) and (code := digits(number)) is not None:
+                return code
     return None
 
 

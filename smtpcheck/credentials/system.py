@@ -24,7 +24,7 @@ from smtpcheck.credentials.host import SourceReading
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.credentials.sources import Role, source
 from smtpcheck.findings import EvidenceValue, Finding, Severity, Status
-from smtpcheck.providers import Confidence, Provider, ProviderCatalogue, TlsMode
+from smtpcheck.providers import Confidence, Provider, ProviderCatalogue, TlsMode, digits
 from smtpcheck.remote.facts import StatInfo
 from smtpcheck.secrets import Secret
 
@@ -58,7 +58,8 @@ def _describe(reading: SourceReading) -> str:
 def _mode_problems(
     path: str, st: StatInfo, *, groups: frozenset[str], other: Severity
 ) -> list[tuple[Severity, str]]:
-    """Other gets nothing; group access only for ``groups`` (write never for another group)."""
+    """Other gets nothing; group read only for ``groups``, group write only for root (a
+    writable ssmtp.conf lets group mail point the mailhub elsewhere)."""
     problems: list[tuple[Severity, str]] = []
     if st.mode & 0o004:
         problems.append((other, f"{path} is readable by every local user ({st.mode_text})"))
@@ -66,7 +67,7 @@ def _mode_problems(
         problems.append((other, f"{path} is writable by every local user ({st.mode_text})"))
     if st.mode & 0o001 and not st.mode & 0o006:
         problems.append((Severity.MEDIUM, f"{path} has permissions for other ({st.mode_text})"))
-    if st.group not in groups and st.mode & 0o020:
+    if st.group != "root" and st.mode & 0o020:
         problems.append((Severity.HIGH, f"{path} is writable by group {st.group}"))
     elif st.group not in groups and st.mode & 0o040:
         problems.append((Severity.MEDIUM, f"{path} is readable by group {st.group}"))
@@ -309,9 +310,9 @@ class MailPath:
 
 def _provider_code(ev: HostEvidence) -> int | None:
     settings = _settings(ev)
-    code = settings.values.get(toolkit.EMAILPROVIDER, "") if settings else ""
-    if code.isdigit():
-        return int(code)
+    code = digits(settings.values.get(toolkit.EMAILPROVIDER, "")) if settings else None
+    if code is not None:
+        return code
     return ev.expected.provider.code if ev.expected.provider is not None else None
 
 
@@ -462,8 +463,8 @@ def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
             problems.append(
                 (
                     Severity.HIGH,
-                    f"{path.what} passes the password with -xp: every "
-                    "local user sees it in the process list",
+                    f"{path.what} passes the password on its command line (-xp): "
+                    "every local user sees it in the process list",
                 )
             )
     confs = [
@@ -473,6 +474,9 @@ def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
     ]
     for reading in confs:
         st = _stat_of(reading)
+        if st is not None and st.owner != "root":
+            owner = f"{reading.path} is owned by {st.owner}, not root: that user can read it"
+            problems.append((Severity.HIGH, owner))
         if st is not None:
             problems += _mode_problems(
                 reading.path, st, groups=frozenset({"root", "mail"}), other=Severity.HIGH

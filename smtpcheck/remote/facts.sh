@@ -15,7 +15,8 @@ printf 'user '; id -un 2>/dev/null | tr -d '\n' | b64
 echo "uid $(id -u)"
 homes=""
 add_home() {
-  case "$1" in ""|*/*|.|..) return ;; esac
+  # Only names a user name can have: no blanks or glob characters reach the "for h" below.
+  case "$1" in ""|.|..|*[!A-Za-z0-9._-]*) return ;; esac
   case " $homes " in *" /home/$1 "*) return ;; esac
   [ -d "/home/$1" ] || return 0
   homes="$homes /home/$1"; printf 'home '; printf '%s' "/home/$1" | b64

@@ -6,8 +6,10 @@
 // Prints JSON: {"reader": ..., "values": {...}} or {"reader": ..., "error": ...}.
 $out = ['php' => PHP_VERSION];
 $path = $argv[1] ?? '';
-$src = @file_get_contents($path, false, null, 0, 1048576);
+$src = @file_get_contents($path, false, null, 0, 1048577);
 if ($src === false) { $out['error'] = 'unreadable'; echo json_encode($out); exit(0); }
+// Judge the whole file or nothing: a validated prefix says nothing of what follows it.
+if (strlen($src) > 1048576) { $out['error'] = 'not executed: the file is over 1 MiB'; echo json_encode($out); exit(0); }
 if (!function_exists('token_get_all')) { $out['error'] = 'tokenizer extension missing'; echo json_encode($out); exit(0); }
 // Where a token stands matters as much as what it is: `touch('x');` is only names, parentheses,
 // a string and a semicolon. Outside the class only its header `class NAME {` may appear (any

@@ -79,7 +79,7 @@ CASES = [
              SENDEMAIL_TLS_NO, toolkit=gen, expected=c,
              summaries={"CRED-01": "generation C/D does not write this file",
                         "SYS-01": "without TLS: AUTH crosses in clear",
-                        "SYS-02": "passes the password with -xp"})
+                        "SYS-02": "passes the password on its command line (-xp)"})
         for app, gen, c in ((App.WORDPRESS, "C", SENDPULSE), (App.MOODLE, "D", CREDS),
                             (App.DRUPAL, "C", SLASH))
     ),
