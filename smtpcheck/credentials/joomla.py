@@ -236,13 +236,12 @@ def _without_comments(text: str) -> str:
         if text.startswith("/*", i):
             end = text.find("*/", i + 2)
             end = len(text) if end < 0 else end + 2
-        elif ch == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            end = len(text) if end < 0 else end
+        elif (ch == "#" and not text.startswith("#[", i)) or text.startswith("//", i):
+            end = _line_comment_end(text, i)  # PHP's rule: at LF, CR or "?>"
         else:
             i += 1
             continue
-        out[i:end] = ["\n" if c == "\n" else " " for c in text[i:end]]
+        out[i:end] = [c if c in "\r\n" else " " for c in text[i:end]]
         i = end
     return "".join(out)
 

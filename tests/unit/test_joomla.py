@@ -503,3 +503,13 @@ def test_smtpcheck_php_reader_runs_nothing_outside_the_class(tmp_path: Path, nam
     assert not marker.exists(), "the file's code ran"
     result = parse_php_output(json.dumps(reading).encode())
     assert result is not None and result.refused
+
+
+def test_line_comments_end_where_php_ends_them() -> None:
+    """At a bare CR (old Mac line ends) and at "?>"; "#[" opens an attribute, not a comment."""
+    text = (
+        "<?php\rclass JConfig { // note\r\tpublic $smtphost = 'h';\r\tpublic $smtpuser = 'u';\r}\r"
+    )
+    config = parse_joomla_config(text)
+
+    assert {k: v.value for k, v in config.properties.items()} == {"smtphost": "h", "smtpuser": "u"}
