@@ -180,6 +180,8 @@ def _compare(found: _Values, against: _Values | None, ev: HostEvidence) -> dict[
             if found.provider_code == want_code
             else f"differs: file has {found.provider_code!r}, expected {want_code!r}"
         )
+    if against is not None:  # "expected" would read as the right value: it is only the other file's
+        return {k: v.replace(", expected ", f", {against.where} has ") for k, v in out.items()}
     return out
 
 
