@@ -84,6 +84,7 @@ class Audit:
         self.started_at = datetime.now(UTC)
         self.findings: list[Finding] = []
         self.result: AuditResult | None = None
+        self.nothing_evaluated = False  # the session ended without one finding
         self._lock = threading.RLock()  # re-entered: domain targets need the hosts' facts
         self._observations: dict[str, HostObservation] | None = None
         self._evidence: dict[str, HostEvidence] = {}
@@ -248,6 +249,6 @@ class Audit:
         with self._lock:
             self.findings.append(finding)
 
-    def finish(self) -> AuditResult:
-        self.result = AuditResult.of(self.findings, self.started_at)
+    def finish(self, *, complete: bool = True) -> AuditResult:
+        self.result = AuditResult.of(self.findings, self.started_at, complete=complete)
         return self.result

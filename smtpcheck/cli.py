@@ -149,6 +149,9 @@ def run_audit(audit: Audit, verbosity: int = 0) -> int:
     interrupt) still writes its reports, with the findings it has; it is never exit status 0.
     """
     code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
+    if audit.nothing_evaluated:
+        print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)
+        return ExitStatus.USAGE
     if audit.result is None:
         print(
             f"smtpcheck: error: the audit did not run (pytest exit status {code})", file=sys.stderr

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from smtpcheck.audit import Audit, DomainTarget
+from smtpcheck.catalogue import get_control
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary
 from smtpcheck.credentials.evaluate import HostEvidence
@@ -139,8 +140,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     for name in TARGET_FIXTURES:
         if name in metafunc.fixturenames:
-            targets = _targets(get_audit(metafunc.config), name)
+            audit = get_audit(metafunc.config)
+            try:
+                targets = _targets(audit, name)
+            except Exception as exc:  # noqa: BLE001 - a bug deriving one layer's targets
+                # must not lose the other layers: this control gets an error finding instead.
+                audit.record(_derivation_error(metafunc, name, exc))
+                targets = ()
             metafunc.parametrize(name, targets, ids=[t.name for t in targets], indirect=True)
+
+
+def _derivation_error(metafunc: pytest.Metafunc, fixture: str, exc: Exception) -> Finding:
+    marker = metafunc.definition.get_closest_marker("control")
+    control = get_control(str(marker.args[0])) if marker else None
+    reason = REDACTOR.scrub(f"{type(exc).__name__}: {exc}").splitlines()[0][:200]
+    return Finding(
+        control_id=control.id if control else metafunc.function.__name__,
+        target=f"({fixture} targets)",
+        status=Status.ERROR,
+        severity=Severity.HIGH,
+        summary=f"not evaluated: the {fixture} targets could not be derived: {reason}",
+        remediation="This is a bug in smtpcheck: please report it with the JSON report.",
+    )
 
 
 def _targets(audit: Audit, fixture: str) -> Sequence[HostTarget | DomainTarget | RelayTarget]:
@@ -152,8 +173,14 @@ def _targets(audit: Audit, fixture: str) -> Sequence[HostTarget | DomainTarget |
     return audit.relay_targets()
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Checks with no target (e.g. no hosts given) are deselected, not reported as skipped."""
+    """Checks with no target (e.g. no hosts given) are deselected, not reported as skipped.
+    Each check answers to its control id, so ``-k CRED-02`` or ``-k "SYS-01 or SYS-02"``
+    selects controls (this runs before pytest's own -k selection)."""
+    for item in items:
+        if item.get_closest_marker("control") is not None:
+            item.extra_keyword_matches.add(_control_id(item))
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -281,14 +308,26 @@ class FindingCollector:
         elif (crash := _crash_finding(report)) is not None:
             audit.record(crash)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         audit = self.config.stash.get(AUDIT, None)
         if audit is None or hasattr(self.config, "workerinput"):
             return
-        write_reports(audit.finish(), audit.config.report_dir)
+        if not audit.findings:
+            # Nothing was evaluated (--collect-only, a -k that selects no control, no target):
+            # no report, so that no earlier report is replaced by an empty "Compliant" one.
+            audit.nothing_evaluated = True
+            if exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+            return
+        complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        write_reports(audit.finish(complete=complete), audit.config.report_dir)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         audit = self.config.stash.get(AUDIT, None)
+        if audit is not None and audit.nothing_evaluated:
+            terminalreporter.write_line(
+                "smtpcheck: no control was evaluated: no report written (not a compliant run)"
+            )
         if audit is None or audit.result is None:
             return
         for line in render_summary(

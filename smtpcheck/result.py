@@ -23,6 +23,7 @@ class AuditResult:
     started_at: datetime
     finished_at: datetime
     tool_version: str = __version__
+    complete: bool = True  # False: the session ended before every check ran
 
     @classmethod
     def of(
@@ -31,16 +32,24 @@ class AuditResult:
         started_at: datetime,
         finished_at: datetime | None = None,
         tool_version: str = __version__,
+        *,
+        complete: bool = True,
     ) -> AuditResult:
+        """The result; a run that did not complete is never exit status 0, whatever its
+        findings (the report and the process say the same)."""
         ordered = tuple(sorted(findings, key=_finding_order))
         summary = Summary.of(ordered)
+        status = exit_status(summary)
+        if not complete:
+            status = max(status, ExitStatus.FINDINGS)
         return cls(
             ordered,
             summary,
-            exit_status(summary),
+            status,
             started_at,
             finished_at or datetime.now(UTC),
             tool_version,
+            complete,
         )
 
     def targets(self, layer: Layer) -> list[str]:

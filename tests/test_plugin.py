@@ -52,6 +52,38 @@ def test_checks_run_on_local_host(pytester: pytest.Pytester) -> None:
     assert "no credential file at /var/www/wordpresssmtp" in result.stdout.str()
 
 
+@pytest.mark.parametrize(
+    ("expression", "controls"),
+    [("CRED-02", ["CRED-02"]), ("SYS-01 or SYS-02", ["SYS-01", "SYS-02"]), ("NOPE-99", [])],
+)
+def test_controls_are_selected_by_id(
+    pytester: pytest.Pytester, expression: str, controls: list[str]
+) -> None:
+    """-k CRED-02 selects that control (it used to select nothing and write a green report)."""
+    result = _run_checks(pytester, "-k", expression)
+    if not controls:  # names no control: nothing evaluated, so no report
+        assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+        assert not (pytester.path / "reports" / "report.json").exists()
+        return
+    findings = _report(pytester)["findings"]
+    assert isinstance(findings, list)
+    assert sorted(f["control_id"] for f in findings) == controls
+
+
+def test_a_run_that_evaluates_nothing_writes_no_report_and_is_not_green(
+    pytester: pytest.Pytester,
+) -> None:
+    """--collect-only used to overwrite report.html with an empty "Compliant" report."""
+    _run_checks(pytester)
+    before = (pytester.path / "reports" / "report.html").read_text()
+
+    result = _run_checks(pytester, "--collect-only")
+
+    assert result.ret != pytest.ExitCode.OK
+    assert (pytester.path / "reports" / "report.html").read_text() == before
+    assert "no control was evaluated: no report written" in result.stdout.str()
+
+
 def test_same_findings_under_xdist(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "-n", "2")
     result.assert_outcomes(failed=1, skipped=8)
@@ -203,4 +235,10 @@ def test_an_audit_that_cannot_collect_its_checks_does_not_exit_0(
     status = run_audit(audit)
 
     assert status == ExitStatus.FINDINGS
-    assert "smtpcheck: error: the checks could not all run" in capsys.readouterr().err
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    errors = [f for f in report["findings"] if f["target"] == "(domain targets)"]
+    assert {f["status"] for f in errors} == {"error"} and len(errors) == 12  # one per DNS control
+    assert "bug while deriving the sending domains" in errors[0]["summary"]
+    hosts = {f["control_id"] for f in report["findings"] if f["target"] == "local://"}
+    assert "CRED-01" in hosts  # the host layer still ran
+    assert report["exit_status"] == 1

@@ -16,6 +16,7 @@ def render_json(result: AuditResult) -> str:
         "started_at": result.started_at.isoformat(),
         "finished_at": result.finished_at.isoformat(),
         "exit_status": int(result.exit_status),
+        "complete": result.complete,
         "summary": result.summary.to_dict(),
         "findings": [finding.to_dict() for finding in result.findings],
     }

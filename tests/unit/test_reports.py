@@ -103,7 +103,8 @@ def test_json_shape() -> None:
     document = json.loads(REPORTERS["json"][1](RESULT))
 
     assert list(document) == ["schema_version", "tool", "started_at", "finished_at",
-                              "exit_status", "summary", "findings"]  # fmt: skip
+                              "exit_status", "complete", "summary", "findings"]  # fmt: skip
+    assert document["complete"] is True  # added in schema 1: the session ran every check
     assert document["schema_version"] == 1
     assert document["tool"] == {"name": "smtpcheck", "version": "0.0.0-test"}
     assert document["started_at"] == "2026-03-01T02:00:00+00:00"
