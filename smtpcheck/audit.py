@@ -6,7 +6,6 @@ per host however many controls read it; the controls in ``checks/`` only evaluat
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from smtpcheck.remote.facts import (
     open_connection,
 )
 from smtpcheck.result import AuditResult
+from smtpcheck.secrets import environment
 from smtpcheck.targets import HostTarget
 
 
@@ -79,7 +79,7 @@ class Audit:
         connect: ConnectionFactory = open_connection,
     ) -> None:
         self.config = config
-        self.environ = dict(os.environ if environ is None else environ)
+        self.environ = environment(environ)  # its repr shows no value (tracebacks, -l)
         self.connect = connect
         self.started_at = datetime.now(UTC)
         self.findings: list[Finding] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -25,7 +24,7 @@ from smtpcheck.config import AuditOptions, load_audit_config, require_work
 from smtpcheck.errors import SmtpcheckError
 from smtpcheck.findings import ExitStatus
 from smtpcheck.plugin import CliAudit
-from smtpcheck.secrets import REDACTOR
+from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
 
 
@@ -187,9 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from smtpcheck.lab.demo import run_demo
 
             return run_demo(args.report_dir, args.verbose)
-        config = load_audit_config(options_from_args(args), os.environ)
+        environ = environment()  # its repr shows no value, should a traceback print it
+        config = load_audit_config(options_from_args(args), environ)
         require_work(config)
-        return run_audit(Audit(config), args.verbose)
+        return run_audit(Audit(config, environ), args.verbose)
     except SmtpcheckError as exc:
         print(f"smtpcheck: error: {REDACTOR.scrub(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE

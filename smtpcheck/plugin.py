@@ -10,7 +10,6 @@ by the process that owns the session (not by xdist workers).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from smtpcheck.findings import Finding, Severity, Status
 from smtpcheck.mailauth.domain import DomainFacts
 from smtpcheck.relay.targets import RelayEvidence, RelayTarget
 from smtpcheck.reports import write_reports
-from smtpcheck.secrets import REDACTOR
+from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.targets import HostTarget
 
 AUDIT = pytest.StashKey[Audit]()
@@ -116,7 +115,8 @@ def get_audit(config: pytest.Config) -> Audit:
     audit = config.stash.get(AUDIT, None)
     if audit is None:
         try:
-            audit = Audit(load_audit_config(options_from_pytest(config), os.environ))
+            environ = environment()  # its repr shows no value, should a traceback print it
+            audit = Audit(load_audit_config(options_from_pytest(config), environ), environ)
         except ConfigError as exc:
             raise pytest.UsageError(REDACTOR.scrub(str(exc))) from None
         config.stash[AUDIT] = audit

@@ -11,13 +11,44 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets as _random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
+
+
+class Environment(Mapping[str, str]):
+    """The process environment as smtpcheck passes it around: it holds SYSTEM_EMAIL_PASSWORD
+    and the sudo password, so its repr (what pytest's --showlocals and tracebacks print) shows
+    only how many variables it has. Read-only."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<environment: {len(self._values)} variables, values not shown>"
+
+
+def environment(values: Mapping[str, str] | None = None) -> Environment:
+    """``values`` (default: the process environment) behind a repr that shows no value."""
+    if isinstance(values, Environment):
+        return values
+    return Environment(os.environ if values is None else values)
 
 
 class Secret:

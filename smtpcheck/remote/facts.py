@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,7 +19,7 @@ from importlib import resources
 
 from smtpcheck.errors import ParseError, ProbeError, RemoteCommandFailed
 from smtpcheck.remote import Connection, SshOptions, sudo_argv
-from smtpcheck.secrets import REDACTOR, Secret
+from smtpcheck.secrets import REDACTOR, Secret, environment
 from smtpcheck.targets import HostTarget
 
 DEFAULT_MAX_FILE_BYTES = 64 * 1024
@@ -315,7 +315,7 @@ def fetch_host_facts(
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> HostObservation:
     """Connect once, run the one command, close. Problems become a failed observation."""
-    environ = os.environ if environ is None else environ
+    environ = environment(environ)
     started = time.monotonic()
     connection: Connection | None = None
     try:
@@ -323,14 +323,19 @@ def fetch_host_facts(
         facts = gather(connection, target, environ, plan or ProbePlan((target.credential_path,)),
                        max_bytes=max_bytes)  # fmt: skip
     except (ProbeError, ParseError) as exc:
-        return HostObservation(
-            target,
-            None,
-            failure=REDACTOR.scrub(str(exc)),
-            failure_kind=type(exc).__name__,
-            seconds=time.monotonic() - started,
-        )
+        return _failed(target, str(exc), type(exc).__name__, started)
+    except Exception as exc:  # noqa: BLE001 - this host's problem (a binary known_hosts or key,
+        # a library error): it fails alone, once, and no traceback prints the locals on the way.
+        what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return _failed(target, f"unexpected failure while observing the host: {what}",
+                       "ProbeError", started)  # fmt: skip
     finally:
         if connection is not None:
-            connection.close()
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
+                connection.close()
     return HostObservation(target, facts, seconds=time.monotonic() - started)
+
+
+def _failed(target: HostTarget, why: str, kind: str, started: float) -> HostObservation:
+    return HostObservation(target, None, failure=REDACTOR.scrub(why), failure_kind=kind,
+                           seconds=time.monotonic() - started)  # fmt: skip

@@ -248,3 +248,57 @@ def test_one_connection_and_one_command_per_host(ssh_lab: SshLab) -> None:
 
 def _logins(host: LabHost) -> int:
     return host.log.read_text(errors="replace").count("Accepted publickey")
+
+
+def test_a_corrupt_identity_file_fails_its_host_alone_and_leaks_nothing(
+    ssh_lab: SshLab, good_host: LabHost, tmp_path: Path
+) -> None:
+    """Issue 8 items 6 and 10: a binary identity file used to raise out of the observation
+    during collection (DNS layer on): no findings, report.json exit 0 while the process said 1,
+    and pytest --showlocals printed the environment holding the passwords."""
+    import json
+    import os
+    import sys
+
+    from smtpcheck.secrets import encoded_forms
+
+    corrupt = tmp_path / "corrupt_key"
+    corrupt.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----\n\x00\xff\xfe garbage \x80\n")
+    inventory = tmp_path / "inventory.toml"
+    inventory.write_text(
+        f'[defaults]\nsudo = true\nidentity_file = "{ssh_lab.client_key}"\n'
+        f'[[hosts]]\nname = "corrupt"\nurl = "{good_host.url()}"\napp = "wordpress"\n'
+        f'identity_file = "{corrupt}"\n'
+        f'[[hosts]]\nname = "good"\nurl = "{good_host.url()}"\napp = "wordpress"\n'
+    )
+    env = {**os.environ, **CREDS.environment()}
+    dead_dns = "127.0.0.1:9"  # nothing answers: the DNS layer errors, but it still runs
+    common = ["--inventory", str(inventory), "--known-hosts", str(ssh_lab.known_hosts),
+              "--layers", "host,dns", "--nameserver", dead_dns, "--dns-timeout", "0.2"]  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "smtpcheck", "audit", *common, "--report-dir",
+         str(tmp_path / "cli"), "-vvv"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    report = json.loads((tmp_path / "cli" / "report.json").read_text())
+    by_target: dict[str, dict[str, str]] = {}
+    for finding in report["findings"]:
+        by_target.setdefault(finding["target"], {})[finding["control_id"]] = finding["status"]
+    assert set(by_target["corrupt"].values()) == {"error"}
+    assert by_target["good"]["CRED-01"] == "pass"
+    assert "shop.example" in by_target  # the domain's DNS checks were not lost
+    assert report["exit_status"] == cli.returncode == 1
+    assert "Traceback" not in cli.stderr + cli.stdout
+    checks = Path(__file__).parents[2] / "checks"
+    pytest_run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(checks), "-p", "smtpcheck.plugin", *common,
+         "--report-dir", str(tmp_path / "pytest"), "--showlocals", "-vv", "--tb=long",
+         f"--junitxml={tmp_path / 'junit.xml'}"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+        cwd=checks.parent,
+    )  # fmt: skip
+    assert pytest_run.returncode == 1, pytest_run.stdout[-2000:]
+    outputs = (cli.stdout + cli.stderr + pytest_run.stdout + pytest_run.stderr
+               + (tmp_path / "junit.xml").read_text())  # fmt: skip
+    leaks = [form for form in encoded_forms(CREDS.password, [CREDS.username]) if form in outputs]
+    assert leaks == []
