@@ -24,7 +24,7 @@ def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) ->
     """Counts, the findings that need attention (all of them when verbose), report paths."""
     counts = ", ".join(f"{n} {status}" for status, n in result.summary.to_dict().items())
     lines = ["", f"smtpcheck: {counts} (exit status {result.exit_status.value})"]
-    for finding in result.findings:
+    for finding in (f.scrubbed(REDACTOR.scrub_data) for f in result.findings):
         if verbosity > 0 or finding.status in _SHOWN_BY_DEFAULT:
             status = finding.status.value.upper()
             lines.append(
@@ -36,4 +36,4 @@ def render_summary(result: AuditResult, report_dir: Path, verbosity: int = 0) ->
                     lines.append(f"        remediation: {finding.remediation}")
     reports = " ".join(str(report_dir / filename) for filename, _ in REPORTERS.values())
     lines.append(f"reports: {reports}")
-    return [terminal_safe(REDACTOR.scrub(line)) for line in lines]
+    return [terminal_safe(line) for line in lines]  # values were scrubbed; counts never are

@@ -7,8 +7,8 @@ Counts and the exit status are computed here once; reporters and the CLI only re
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -61,6 +61,17 @@ class Finding:
         frozen = {str(key): _freeze(value) for key, value in self.evidence.items()}
         object.__setattr__(self, "evidence", MappingProxyType(frozen))
         object.__setattr__(self, "references", tuple(self.references))
+
+    def scrubbed(self, scrub: Callable[[Any], Any]) -> Finding:
+        """This finding with its texts (summary, remediation, evidence values) passed through
+        ``scrub``; its structure (id, target, status, severity, evidence names) never is: a
+        password equal to "pass" or "high" must not rewrite a report into nonsense."""
+        return replace(
+            self,
+            summary=scrub(self.summary),
+            remediation=scrub(self.remediation),
+            evidence={key: scrub(_thaw(value)) for key, value in self.evidence.items()},
+        )
 
     @property
     def is_problem(self) -> bool:

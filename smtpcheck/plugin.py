@@ -258,8 +258,8 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
     def judge(finding: Finding) -> None:
         if finding.control_id != control_id:
             raise AssertionError(f"check for {control_id} produced {finding.control_id}")
-        # Scrubbed again on the way out: user_properties reach pytest's own --junitxml.
-        scrubbed = REDACTOR.scrub_data(finding.to_dict())
+        # Scrubbed on the way out, values only: user_properties reach pytest's own --junitxml.
+        scrubbed = finding.scrubbed(REDACTOR.scrub_data).to_dict()
         request.node.user_properties.append((FINDING, scrubbed))
         if finding.status is Status.SKIP:
             pytest.skip(scrubbed["summary"])

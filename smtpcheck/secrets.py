@@ -163,7 +163,8 @@ class Redactor:
         return pattern.sub(REDACTED, text)
 
     def scrub_data(self, value: Any) -> Any:
-        """``value`` with every string in it scrubbed, walking dicts, lists and tuples.
+        """``value`` with every string *value* in it scrubbed, walking dicts, lists and tuples;
+        dict keys are structure (evidence names), never rewritten.
 
         For structured data, scrub before serialising: JSON writes ``"`` as ``\\"`` and
         ``ö`` as ``\\u00f6``, HTML and XML ``&`` as ``&amp;``, and a secret written that way
@@ -171,10 +172,18 @@ class Redactor:
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
-            return {self.scrub(str(k)): self.scrub_data(v) for k, v in value.items()}
+            return {k: self.scrub_data(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return type(value)(self.scrub_data(item) for item in value)
         return value
+
+    def excerpt(self, value: str | bytes, limit: int = 80) -> str:
+        """Host-supplied text as a message may quote it: scrubbed *first*, then shortened and
+        quoted, so that no truncation, escaping or bytes repr can cut a secret out of the
+        redactor's sight (a relay echoing AUTH PLAIN, a line holding the password)."""
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        text = self.scrub(text)
+        return repr(text if len(text) <= limit else text[:limit] + "…")
 
     def scrub_bytes(self, data: bytes) -> bytes:
         return self.scrub(data.decode("utf-8", "surrogateescape")).encode(

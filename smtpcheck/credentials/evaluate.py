@@ -17,7 +17,7 @@ from smtpcheck.credentials.transport import judge_transport
 from smtpcheck.findings import EvidenceValue, Finding, Severity, Status
 from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.remote.facts import FileFacts, HostObservation
-from smtpcheck.secrets import Secret, fingerprint
+from smtpcheck.secrets import REDACTOR, Secret, fingerprint
 from smtpcheck.settings import Expected
 from smtpcheck.targets import App
 
@@ -323,7 +323,7 @@ def compare_text(found: str | None, expected: str, *, fold: bool) -> str:
         return "matches"
     if ":" in expected and a == b.rsplit(":", 1)[1]:
         return "differs: truncated at ':' (the toolkit splits config values on ':')"
-    return f"differs: file has {found!r}, expected {expected!r}"
+    return f"differs: file has {REDACTOR.excerpt(found)}, expected {REDACTOR.excerpt(expected)}"
 
 
 def compare_password(found: Secret | None, expected: Secret) -> str:

@@ -197,7 +197,7 @@ def _rest_is_end(rest: str) -> bool:
 
 
 def _parse_property(name: str, expr: str, number: int) -> tuple[PhpLiteral, Problem | None]:
-    shown = f" ({expr.rstrip(';').strip()[:60]})" if name in _SHOWN else ""
+    shown = f" ({REDACTOR.excerpt(expr.rstrip(';').strip(), 60)})" if name in _SHOWN else ""
     try:
         literal, end = scan_literal(expr)
     except _NotLiteral as why:

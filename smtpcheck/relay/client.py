@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from smtpcheck.errors import ProbeError
 from smtpcheck.relay.transcript import Transcript
+from smtpcheck.secrets import REDACTOR
 
 MAX_REPLY_LINE = 8192  # far beyond RFC 5321's 512 octets; longer is a broken server
 MAX_REPLY_LINES = 100
@@ -102,7 +103,11 @@ class SmtpClient:
             if not chunk:
                 raise ConnectionClosed(
                     "the server closed the connection"
-                    + (f" after a partial line {bytes(self._buffer)!r}" if self._buffer else "")
+                    + (
+                        f" after a partial line {REDACTOR.excerpt(bytes(self._buffer))}"
+                        if self._buffer
+                        else ""
+                    )
                 )
             self._buffer += chunk
 
@@ -115,9 +120,11 @@ class SmtpClient:
             self.transcript.server(raw)
             head, sep = raw[:3], raw[3:4]
             if not head.isdigit() or sep not in ("", " ", "-") or not "2" <= head[0] <= "5":
-                raise MalformedReply(f"not an SMTP reply line: {raw[:80]!r}")
+                raise MalformedReply(f"not an SMTP reply line: {REDACTOR.excerpt(raw)}")
             if code is not None and int(head) != code:
-                raise MalformedReply(f"reply code changed within one reply: {raw[:80]!r}")
+                raise MalformedReply(
+                    f"reply code changed within one reply: {REDACTOR.excerpt(raw)}"
+                )
             code = int(head)
             lines.append(raw[4:])
             if sep != "-":

@@ -2,8 +2,9 @@
 
 Adding a format is one module, one registry line and one golden test. Counts and the exit status
 come from the :class:`~smtpcheck.result.AuditResult`; no reporter re-derives them. Every
-finding is scrubbed by the redactor before it is rendered, and every text again before it is
-written (a second line of defence: evidence never holds a secret by construction), atomically.
+finding's values are scrubbed by the redactor before it is rendered (a second line of defence:
+evidence never holds a secret by construction); the rendered text is written atomically and
+never rewritten afterwards, so a secret equal to a word of the format cannot corrupt it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from smtpcheck.findings import Finding
 from smtpcheck.reports.html_report import render_html
 from smtpcheck.reports.json_report import render_json
 from smtpcheck.reports.junit_report import render_junit
@@ -33,12 +33,14 @@ REPORTERS: Mapping[str, tuple[str, Renderer]] = {
 def write_reports(result: AuditResult, directory: Path) -> dict[str, Path]:
     """Write every report into ``directory``; returns the paths by format."""
     directory.mkdir(parents=True, exist_ok=True)
-    findings = (Finding.from_dict(REDACTOR.scrub_data(f.to_dict())) for f in result.findings)
-    result = replace(result, findings=tuple(findings))  # before the formats escape anything
+    # Scrubbed once, on the findings' values, before any format escapes or truncates anything;
+    # the rendered text is never rewritten (that could break its structure).
+    findings = tuple(finding.scrubbed(REDACTOR.scrub_data) for finding in result.findings)
+    result = replace(result, findings=findings)
     written = {}
     for name, (filename, render) in REPORTERS.items():
         path = directory / filename
-        text = REDACTOR.scrub(render(result))
+        text = render(result)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{filename}.")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)

@@ -346,7 +346,9 @@ def test_gen_c_main_virgin_names_the_unquoted_host_and_keeps_joomlas_port() -> N
     assert config.properties["mailfrom"].value == c.to_address
     [problem] = config.problems
     assert problem.fatal and problem.unloadable
-    assert problem.message.startswith("line 30: $smtphost is not a PHP literal (in-v3.mailjet.com)")
+    assert problem.message.startswith(
+        "line 30: $smtphost is not a PHP literal ('in-v3.mailjet.com')"
+    )
     assert "Undefined constant" in problem.message
 
 
