@@ -11,14 +11,20 @@ Config file (TOML)::
                         # require_credential_file
     [ssh]               # known_hosts, accept_new_host_keys, command_timeout, max_file_bytes
     [dns]               # timeout, retries, zone_file (pre-flight from a BIND zone file)
-    [providers.<key>]   # override or add relay provider profiles
-    [relay] [mailbox]   # layer settings, validated by their layers
+    [providers.<key>]   # override or add relay provider profiles (keys: providers.PROVIDER_KEYS)
+    [mailbox]           # where SMTP-05 looks for the test message (relay/delivery.py)
+
+Every table rejects unknown keys (a misspelt ``connect_address`` must not send to the real
+provider); there is no ``[relay]`` table: relay settings belong to a provider's table. Files are
+read with a size cap, and every value that a later step would trip over (a missing identity file,
+an unset sudo password variable, an unwritable report directory, a CA file that is not PEM) is
+checked here, before the first connection.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +35,15 @@ from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
 from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import parse_nameserver
-from smtpcheck.providers import ProviderCatalogue
-from smtpcheck.relay.endpoint import relay_overrides
+from smtpcheck.providers import (
+    ProviderCatalogue,
+    parse_port,
+    parse_seconds,
+    parse_toml,
+    read_input_file,
+)
+from smtpcheck.relay.delivery import mailbox_settings
+from smtpcheck.relay.endpoint import checked_relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from smtpcheck.settings import (
@@ -38,7 +51,7 @@ from smtpcheck.settings import (
     Expected,
     Setting,
     merge_settings,
-    read_adt_template,
+    parse_adt_template,
     settings_from_mapping,
     validate_settings,
 )
@@ -59,9 +72,22 @@ _TABLES = {
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
     "dns": {"timeout", "retries", "zone_file"},
-    "relay": None,
-    "mailbox": None,
+    "mailbox": {  # read by smtpcheck.relay.delivery.mailbox_settings
+        "host",
+        "port",
+        "tls",
+        "user",
+        "password_env",
+        "folders",
+        "timeout",
+        "poll_interval",
+        "keep_message",
+        "ca_file",
+        "connect_address",
+        "authserv_id",
+    },
 }
+MAX_DNS_RETRIES = 10
 DEFAULT_JOBS = 8
 ALL_LAYERS = "host,dns,relay"
 
@@ -110,7 +136,7 @@ class AuditConfig:
     web_users: frozenset[str]
     providers: ProviderCatalogue
     require_credential_file: bool = False  # no gen C/D skip of CRED-01…05
-    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # relay, mailbox
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # mailbox
 
 
 def require_work(config: AuditConfig) -> None:
@@ -130,12 +156,8 @@ def require_work(config: AuditConfig) -> None:
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    """The tables of a config file (a regular file of at most 1 MiB), unknown ones refused."""
+    data = parse_toml(read_input_file(path, "config"), str(path))
     for table, value in data.items():
         if table not in _TABLES:
             raise ConfigError(f"{path}: unknown table [{table}] (known: {', '.join(_TABLES)})")
@@ -144,7 +166,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         allowed = _TABLES[table]
         unknown = set(value) - allowed if allowed is not None else set()
         if unknown:
-            raise ConfigError(f"{path}: unknown key(s) in [{table}]: {', '.join(sorted(unknown))}")
+            raise ConfigError(
+                f"{path}: unknown key(s) in [{table}]: {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(allowed or ()))})"
+            )
     return data
 
 
@@ -216,7 +241,8 @@ def _expected(
 ) -> Expected:
     layers: list[Mapping[str, Setting]] = []
     if options.adt_template is not None:
-        layers.append(read_adt_template(options.adt_template))
+        path = options.adt_template
+        layers.append(parse_adt_template(read_input_file(path, "ADT template"), str(path)))
     if "expected" in data:
         layers.append(settings_from_mapping(data["expected"], f"config {options.config}"))
     layers.append(settings_from_mapping(environ, "environment"))
@@ -238,13 +264,123 @@ def _dns_settings(options: AuditOptions, data: Mapping[str, Any], where: str) ->
     for text in nameservers:
         parse_nameserver(text)  # a bad ADDR[:PORT] is a usage error now, not a DNS failure later
     timeout = _given(options.dns_timeout, _typed(dns, "timeout", (int, float), where), 2.0)
+    given = "--dns-timeout" if options.dns_timeout is not None else f"{where}: [dns] timeout"
+    timeout = parse_seconds(timeout, given)  # not nan, not inf
     retries = _given(_typed(dns, "retries", int, where), 1)
-    if not timeout > 0 or retries < 0:
-        raise ConfigError("the DNS timeout must be positive and retries not negative")
+    if not 0 <= retries <= MAX_DNS_RETRIES:
+        raise ConfigError(f"{where}: [dns] retries must be 0 to {MAX_DNS_RETRIES}, not {retries}")
     zone_file = options.zone_file or _typed(dns, "zone_file", str, where)
     return _DnsSettings(
         nameservers, float(timeout), retries, Path(zone_file).expanduser() if zone_file else None
     )
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def parse_domain(text: str, where: str) -> str:
+    """A sending domain (``--domain``, ``[audit] domains``) in the form the DNS layer asks for:
+    lower case, no root dot, internationalised names as A-labels. Anything that is not a host
+    name with at least two labels (an address, ``a..b``, a space, a URL) is a ConfigError."""
+    name = text.strip().lower().rstrip(".")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            name = ""
+    labels = name.split(".")
+    if (
+        len(name) > 253
+        or len(labels) < 2
+        or not all(_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise ConfigError(f"{where}: {text[:80]!r} is not a domain name")
+    return name
+
+
+def _domains(options: AuditOptions, audit: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    if options.domains:
+        names, given = list(options.domains), "--domain"
+    else:
+        names, given = _string_list(audit, "domains", where), f"{where}: [audit] domains"
+    return tuple(dict.fromkeys(parse_domain(name, given) for name in names))
+
+
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_file(path: Path, what: str, target: HostTarget) -> None:
+    try:
+        readable = path.is_file() and os.access(path, os.R_OK)
+    except OSError:
+        readable = False
+    if not readable:
+        raise ConfigError(f"{target.name}: {what} {path} is not a readable file")
+
+
+def check_targets(targets: Sequence[HostTarget], environ: Mapping[str, str]) -> None:
+    """What each host's connection will need, checked before any host is touched: its identity
+    file and ssh_config exist, and the variable holding its sudo password is set. The password
+    is never part of a message (and neither is a "name" that is not a variable name: it may be
+    the password itself, given by mistake)."""
+    for target in targets:
+        if target.backend != "local":
+            expand = target.backend == "ssh"  # OpenSSH expands ~ itself; paramiko does not
+            for what, path in (("identity file", target.identity_file),
+                               ("ssh_config", target.ssh_config)):  # fmt: skip
+                if path is not None:
+                    _check_file(path.expanduser() if expand else path, what, target)
+        name = target.sudo_password_env
+        if not target.sudo or not name:
+            continue
+        if not _VARIABLE.fullmatch(name):
+            raise ConfigError(
+                f"{target.name}: the sudo password variable (--sudo-password-env or the "
+                "inventory's sudo_password_env) is not an environment variable name"
+            )
+        if not environ.get(name):
+            raise ConfigError(
+                f"{target.name}: sudo password variable {name} is not set in the environment"
+            )
+
+
+def check_report_dir(path: Path, given: str) -> None:
+    """The reports can be written: ``path`` is a writable directory, or can be created under
+    its closest existing ancestor. Found after the audit (after the test message was sent),
+    this would lose every finding."""
+    probe = path
+    try:
+        while not probe.exists():
+            if probe.is_symlink():
+                raise ConfigError(f"{given} {path}: {probe} is a dangling symbolic link")
+            if probe.parent == probe:
+                break
+            probe = probe.parent
+        usable = probe.is_dir()
+    except OSError as exc:
+        raise ConfigError(f"{given} {path}: {exc.strerror or exc}") from None
+    if not usable:
+        raise ConfigError(f"{given} {path}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{given} {path}: {probe} is not writable")
+
+
+def _check_mailbox(data: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """The ``[mailbox]`` table loads (password variable set, ca_file PEM), and its numbers are
+    finite: ``timeout = nan`` would otherwise poll forever."""
+    mailbox = data.get("mailbox")
+    if mailbox is None:
+        return
+    for name in ("timeout", "poll_interval"):
+        if name in mailbox:
+            parse_seconds(mailbox[name], f"mailbox.{name}")
+    if "port" in mailbox:
+        port = mailbox["port"]
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise ConfigError("mailbox.port must be a port number")
+        parse_port(port, "mailbox.port")
+    mailbox_settings(mailbox, environ)
 
 
 def load_audit_config(
@@ -257,7 +393,7 @@ def load_audit_config(
     where = f"config {options.config}"
     catalogue = ProviderCatalogue.builtin().with_overrides(data.get("providers", {}))
     for provider in catalogue:  # bad values exit 2 now, not when a layer first uses them
-        relay_overrides(provider)  # connect_address, port_map, ca_file...
+        checked_relay_overrides(provider)  # connect_address, port_map, ca_file (PEM)...
         DnsProfile.of(provider)  # dkim_record, *_confidence, spf_scope, return_path...
     jobs = _given(options.jobs, _typed(audit, "jobs", int, where), DEFAULT_JOBS)
     if jobs < 1:
@@ -266,37 +402,40 @@ def load_audit_config(
     if max_bytes < 1:
         raise ConfigError(f"{where}: max_file_bytes must be at least 1, not {max_bytes}")
     command_timeout = _given(_typed(ssh, "command_timeout", (int, float), where), 60)
-    if not command_timeout > 0:
-        raise ConfigError(f"{where}: command_timeout must be positive, not {command_timeout}")
+    command_timeout = parse_seconds(command_timeout, f"{where}: command_timeout")
     config_layers = _string_list(audit, "layers", where) if "layers" in audit else None
     layers = parse_layers(_given(options.layers, config_layers, ALL_LAYERS))
     known_hosts = options.known_hosts or _typed(ssh, "known_hosts", str, where)
-    report_dir = options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
+    report_dir = Path(
+        options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
+    ).expanduser()
+    check_report_dir(report_dir, "--report-dir" if options.report_dir else f"{where}: report_dir")
     dns = _dns_settings(options, data, where)
+    domains = _domains(options, audit, where)
+    _check_mailbox(data, environ)
+    targets = tuple(_targets(options))
+    check_targets(targets, environ)
     return AuditConfig(
         expected=_expected(options, data, environ, catalogue),
-        targets=tuple(_targets(options)),
+        targets=targets,
         layers=layers,
-        domains=tuple(
-            d.strip().lower().rstrip(".")
-            for d in options.domains or _string_list(audit, "domains", where)
-        ),
+        domains=domains,
         nameservers=dns.nameservers,
         dns_timeout=dns.timeout,
         dns_retries=dns.retries,
         zone_file=dns.zone_file,
-        report_dir=Path(report_dir).expanduser(),
+        report_dir=report_dir,
         jobs=jobs,
         no_send=options.no_send or bool(_typed(audit, "no_send", bool, where)),
         ssh=SshOptions(
             known_hosts=Path(known_hosts).expanduser() if known_hosts else None,
             accept_new_host_keys=options.accept_new_host_keys
             or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
-            command_timeout=float(command_timeout),
+            command_timeout=command_timeout,
         ),
         max_file_bytes=max_bytes,
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
         providers=catalogue,
         require_credential_file=bool(_typed(audit, "require_credential_file", bool, where)),
-        sections={key: data[key] for key in ("relay", "mailbox") if key in data},
+        sections={key: data[key] for key in ("mailbox",) if key in data},
     )

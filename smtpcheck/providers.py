@@ -8,11 +8,16 @@ it came from, so that a control built on an unconfirmed fact can warn instead of
 from __future__ import annotations
 
 import enum
+import errno
+import math
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -62,6 +67,16 @@ class Provider:
         profile = self.ports.get(port)
         return profile.tls if profile is not None else default_tls(port)
 
+    def preferred_port(self) -> PortProfile:
+        """The port a client of this provider should use when nothing else says which.
+
+        Implicit TLS first (RFC 8314 §3.3): 465, else another implicit-TLS port; else STARTTLS
+        on the submission port 587 (RFC 6409), else another STARTTLS port, 25 last.
+        """
+        if not self.ports:
+            raise ConfigError(f"providers.{self.key}: the provider declares no ports")
+        return min(self.ports.values(), key=_preference)
+
     def serves_host(self, host: str) -> bool:
         """True when ``host`` is one of this provider's relay names."""
         name = host.strip().rstrip(".").lower()
@@ -77,8 +92,29 @@ class Provider:
         return match.groupdict().get("region") if match else None
 
 
+def _preference(profile: PortProfile) -> tuple[bool, bool, bool, int]:
+    """Sort key of :meth:`Provider.preferred_port` (smallest first)."""
+    port, implicit = profile.port, profile.tls is TlsMode.IMPLICIT
+    return (not implicit, port != (465 if implicit else 587), port == 25, port)
+
+
 _LIST_FIELDS = ("hosts", "auth_mechanisms", "spf_includes", "dkim_selectors")
 _STR_FIELDS = ("name", "endpoint", "host_regex", "dkim_record", "mail_from_domain")
+RELAY_KEYS = ("connect_address", "port_map", "ca_file", "timeout", "ehlo_name", "settings_port")
+"""Read by the relay layer (:func:`smtpcheck.relay.endpoint.relay_overrides`)."""
+DNS_KEYS = (
+    "spf_confidence",
+    "dkim_confidence",
+    "return_path_confidence",
+    "spf_scope",
+    "return_path",
+    "dkim_cname_suffix",
+    "dkim_cname_target",
+)
+"""Read by the DNS layer (:class:`smtpcheck.mailauth.profile.DnsProfile`, ``dkim.py``)."""
+PROVIDER_KEYS = frozenset({*_LIST_FIELDS, *_STR_FIELDS, "code", "ports", *RELAY_KEYS, *DNS_KEYS})
+"""Every key a ``[providers.<key>]`` table may hold: any other is a ConfigError, since a
+misspelt override (``connect_adress``) would otherwise send to the real provider."""
 
 
 IMPLICIT_TLS_PORTS = frozenset({465, 2465})  # RFC 8314 §3.3 (465); SES's 2465 convention
@@ -112,6 +148,88 @@ def parse_port(value: object, where: str, error: type[ConfigError] = ConfigError
     return port
 
 
+MAX_SECONDS = 86400.0  # no timeout an operator sets needs more than a day (inf does not fit)
+
+
+def parse_seconds(value: object, where: str, error: type[ConfigError] = ConfigError) -> float:
+    """A positive, finite number of seconds (at most MAX_SECONDS) from config or inventory: a
+    TOML ``nan`` or ``inf`` is a float, and neither is a timeout."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        shown: object = type(value).__name__
+    elif math.isfinite(value) and 0 < value <= MAX_SECONDS:
+        return float(value)
+    else:
+        shown = value
+    raise error(
+        f"{where} must be a positive number of seconds (at most {MAX_SECONDS:g}), not {shown}"
+    )
+
+
+MAX_INPUT_BYTES = 1 << 20  # a config file, inventory or template: far more than any real one
+
+
+def read_input_file(
+    path: Path,
+    what: str,
+    *,
+    limit: int = MAX_INPUT_BYTES,
+    error: type[ConfigError] = ConfigError,
+) -> str:
+    """The UTF-8 text of an operator's input file (``what``: "config", "inventory"...), read
+    with a size cap. Only a regular file is read: ``/dev/zero``, a FIFO or a directory is
+    refused before reading (the file is opened non-blocking, so that a FIFO cannot hang)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise error(f"cannot read {what} {path}: not a regular file ({_kind(mode)})")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise error(f"cannot read {what} {path}: larger than {_size(limit)}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a block device" if stat.S_ISBLK(mode) else "a special file"
+
+
+def _size(size: int) -> str:
+    return f"{size >> 20} MiB" if size % (1 << 20) == 0 else f"{size} bytes"
+
+
+def parse_toml(text: str, where: str, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """TOML from an operator's file; invalid or too deeply nested TOML is one ``error`` line
+    (tomllib recurses per nesting level: thousands of ``[`` raise RecursionError)."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise error(f"{where}: not valid TOML: nested too deeply") from None
+
+
 def _parse_ports(key: str, table: Any) -> dict[int, PortProfile]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"providers.{key}.ports must be a table of port = {{tls = ...}}")
@@ -140,6 +258,12 @@ def _parse_ports(key: str, table: Any) -> dict[int, PortProfile]:
 
 
 def _build(key: str, table: Mapping[str, Any], base: Provider | None) -> Provider:
+    unknown = set(table) - PROVIDER_KEYS
+    if unknown:
+        raise ConfigError(
+            f"providers.{key}: unknown key(s) {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(PROVIDER_KEYS))})"
+        )
     values: dict[str, Any] = {}
     extra = dict(base.extra) if base else {}
     for name, value in table.items():
@@ -160,7 +284,7 @@ def _build(key: str, table: Mapping[str, Any], base: Provider | None) -> Provide
             merged.update(_parse_ports(key, value))
             values[name] = MappingProxyType(merged)
         else:
-            extra[name] = value  # layer-specific settings (relay, mailbox) read where used
+            extra[name] = value  # RELAY_KEYS, DNS_KEYS: read (and validated) by their layers
     if values.get("host_regex"):
         try:
             re.compile(values["host_regex"])
@@ -171,6 +295,8 @@ def _build(key: str, table: Mapping[str, Any], base: Provider | None) -> Provide
     missing = [name for name in ("name", "endpoint", "ports") if name not in values]
     if missing:
         raise ConfigError(f"providers.{key}: a new provider needs {', '.join(missing)}")
+    if not values["ports"]:
+        raise ConfigError(f"providers.{key}.ports: a new provider needs at least one port")
     return Provider(key=key, extra=MappingProxyType(extra), **values)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from testinfra.backend import parse_hostspec
 from testinfra.backend.base import BaseBackend
 
 from smtpcheck.errors import InventoryError
-from smtpcheck.providers import parse_port
+from smtpcheck.providers import parse_port, parse_seconds, parse_toml, read_input_file
 from smtpcheck.secrets import REDACTOR, Secret
 
 
@@ -88,10 +87,8 @@ def _timeout(value: object, where: str) -> float:
     try:
         seconds = float(str(value))
     except ValueError:
-        raise InventoryError(f"{where}: timeout {value!r} is not a number") from None
-    if not seconds > 0:
-        raise InventoryError(f"{where}: timeout must be positive, not {value}")
-    return seconds
+        raise InventoryError(f"{where}: timeout {str(value)[:20]!r} is not a number") from None
+    return parse_seconds(seconds, f"{where}: timeout", InventoryError)  # not nan, not inf
 
 
 # testinfra splits ``user:password@`` at the first "@" of the URL's authority.
@@ -231,10 +228,7 @@ def _inventory_host(
 
 def parse_inventory(text: str, source: str) -> list[HostTarget]:
     """Hosts from an inventory file: an optional ``[defaults]`` table and ``[[hosts]]`` entries."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InventoryError(f"{source}: not valid TOML: {exc}") from None
+    data = parse_toml(text, source, InventoryError)
     unknown = set(data) - {"defaults", "hosts"}
     if unknown:
         raise InventoryError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}")
@@ -262,11 +256,8 @@ def parse_inventory(text: str, source: str) -> list[HostTarget]:
 
 
 def read_inventory(path: Path) -> list[HostTarget]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"cannot read inventory {path}: {exc}") from None
-    return parse_inventory(text, str(path))
+    """The hosts of an inventory file (a regular file of at most 1 MiB)."""
+    return parse_inventory(read_input_file(path, "inventory", error=InventoryError), str(path))
 
 
 def apply_common(

@@ -5,6 +5,10 @@
 providers' includes, report destinations, delegated subzones. Answers follow DNS semantics:
 NXDOMAIN, NODATA for a name that exists only as the parent of others, wildcards (RFC 4592),
 CNAMEs followed by the client like any other.
+
+What is read is capped: the file at :data:`MAX_ZONE_BYTES`, and the records its ``$GENERATE``
+lines expand to at :data:`MAX_GENERATED_RECORDS` (``$GENERATE 1-2000000`` would otherwise take
+minutes and hundreds of MB), both refused with a one-line ConfigError before parsing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dns.exception
+import dns.grange
 import dns.name
 import dns.node
 import dns.rdataclass
@@ -30,9 +35,15 @@ from smtpcheck.mailauth.client import (
     normalize_name,
     rdata_values,
 )
+from smtpcheck.providers import read_input_file
 
 _ORIGIN = re.compile(r"^\$ORIGIN\s", re.IGNORECASE | re.MULTILINE)
 _SOA_OWNER = re.compile(r"^(\S+\.)\s+(?:\S+\s+){0,3}SOA\s", re.IGNORECASE | re.MULTILINE)
+# A directive starts a line (dnspython reads one only there); the range is its first argument.
+_GENERATE = re.compile(r"^\$GENERATE[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
+
+MAX_ZONE_BYTES = 2 << 20  # a sending domain's zone export is kilobytes; 2 MiB parses in seconds
+MAX_GENERATED_RECORDS = 10_000  # every $GENERATE line of the file together
 
 
 class ZoneFileClient(DnsClient):
@@ -120,15 +131,32 @@ def _guess_origin(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def generated_records(text: str) -> int:
+    """How many records the ``$GENERATE`` lines of ``text`` expand to (BIND's inclusive
+    ``start-stop[/step]``). A range dnspython cannot read counts 0: it reports the error."""
+    total = 0
+    for match in _GENERATE.finditer(text):
+        try:
+            start, stop, step = dns.grange.from_text(match.group(1))
+        except (dns.exception.DNSException, ValueError, AssertionError):
+            continue
+        if step >= 1 and stop >= start:
+            total += (stop - start) // step + 1
+    return total
+
+
 def load_zone_file(
     path: Path | str, *, fallback: DnsClient, origin: str | None = None
 ) -> ZoneFileClient:
     """Parse a BIND zone file; a missing or malformed file is a ConfigError with one line."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"zone file {path}: cannot read it ({exc})") from None
+    text = read_input_file(path, "zone file", limit=MAX_ZONE_BYTES)
+    generated = generated_records(text)
+    if generated > MAX_GENERATED_RECORDS:
+        raise ConfigError(
+            f"zone file {path}: its $GENERATE lines expand to {generated} records, more than "
+            f"the {MAX_GENERATED_RECORDS} smtpcheck reads; export the zone without them"
+        )
     origin = origin or _guess_origin(text)
     try:
         zone = dns.zone.from_text(

@@ -7,8 +7,9 @@ of ``smtpsecure``; for the labelled files (WordPress, Moodle, Drupal) the provid
 :func:`resolve_endpoint` turns that into a :class:`RelayEndpoint`, the unit the relay controls
 (SPEC §4, SMTP-01…05) are evaluated on, or an :class:`EndpointProblem` when none can be derived.
 
-Operator and lab overrides come from the provider's config table (``[providers.<key>]``; keys the
-catalogue does not know land in ``Provider.extra``):
+Operator and lab overrides come from the provider's config table (``[providers.<key>]``; these
+keys, :data:`~smtpcheck.providers.RELAY_KEYS`, land in ``Provider.extra``; a key no layer reads
+is refused when the configuration is loaded):
 
 ``connect_address = "127.0.0.1"``
     Connect to this address instead of resolving the host name. SNI and the certificate check
@@ -17,15 +18,22 @@ catalogue does not know land in ``Provider.extra``):
 ``port_map = {465 = 10465, 587 = 10587}``
     Connect to the mapped port; findings still name the deployed port.
 ``ca_file = "/etc/ssl/lab-ca.pem"``
-    Trust the CAs in this file instead of the system store. Verification is never turned off.
+    Trust only the CAs in this PEM bundle: it *replaces* the system trust store (a relay with a
+    publicly trusted certificate then fails verification unless its CA is in the file).
+    Verification is never turned off. A file that holds no PEM certificate is refused.
 ``timeout = 20``
-    Seconds allowed for each network operation of a session (default 30).
+    Seconds allowed for each network operation of a session (default 30; finite, up to a day).
 ``ehlo_name = "checker.example.com"``
     The name announced in EHLO (RFC 5321 §4.1.1.1; default: this machine's host name).
+``settings_port = 587``
+    With no hosts, the port the build-time settings are tested on; one of the provider's
+    ``ports`` (default: :meth:`~smtpcheck.providers.Provider.preferred_port`, implicit TLS 465
+    when the provider serves it). Hosts are always tested on the port their application uses.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +41,14 @@ from typing import Any
 
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.errors import ConfigError
-from smtpcheck.providers import Provider, ProviderCatalogue, TlsMode, default_tls, parse_port
+from smtpcheck.providers import (
+    Provider,
+    ProviderCatalogue,
+    TlsMode,
+    default_tls,
+    parse_port,
+    parse_seconds,
+)
 from smtpcheck.secrets import fingerprint
 
 DEFAULT_TIMEOUT = 30.0
@@ -48,6 +63,7 @@ class RelayOverrides:
     ca_file: str | None = None
     timeout: float | None = None
     ehlo_name: str | None = None
+    settings_port: int | None = None
 
 
 def _optional_str(key: str, extra: Mapping[str, Any], name: str) -> str | None:
@@ -62,7 +78,7 @@ def _optional_str(key: str, extra: Mapping[str, Any], name: str) -> str | None:
 def relay_overrides(provider: Provider) -> RelayOverrides:
     """The relay overrides in ``provider.extra``; a ConfigError names the bad key.
 
-    Call it when the configuration is loaded to reject bad values early (exit status 2).
+    When the configuration is loaded, :func:`checked_relay_overrides` also reads the CA file.
     """
     extra, key = provider.extra, provider.key
     raw_map = extra.get("port_map", {})
@@ -73,20 +89,67 @@ def relay_overrides(provider: Provider) -> RelayOverrides:
         sorted((parse_port(k, where), parse_port(v, where)) for k, v in raw_map.items())
     )
     timeout = extra.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        raise ConfigError(f"providers.{key}.timeout must be a positive number of seconds")
+    if timeout is not None:
+        timeout = parse_seconds(timeout, f"providers.{key}.timeout")
     ca_file = _optional_str(key, extra, "ca_file")
     if ca_file is not None and not Path(ca_file).is_file():
         raise ConfigError(f"providers.{key}.ca_file: {ca_file} is not a readable file")
+    tested_port = extra.get("settings_port")
+    if tested_port is not None:
+        tested_port = _settings_port(provider, tested_port)
     return RelayOverrides(
         connect_address=_optional_str(key, extra, "connect_address"),
         port_map=port_map,
         ca_file=ca_file,
-        timeout=float(timeout) if timeout is not None else None,
+        timeout=timeout,
         ehlo_name=_optional_str(key, extra, "ehlo_name"),
+        settings_port=tested_port,
     )
+
+
+def checked_relay_overrides(provider: Provider) -> RelayOverrides:
+    """:func:`relay_overrides`, and the CA file loaded as the session will load it (a PEM
+    bundle of certificates: ``/etc/passwd`` is refused). Call it when the configuration is
+    loaded, so that a bad value is exit status 2 before any host or relay is contacted."""
+    overrides = relay_overrides(provider)
+    if overrides.ca_file is not None:
+        _check_ca_file(provider.key, overrides.ca_file)
+    return overrides
+
+
+def _check_ca_file(key: str, ca_file: str) -> None:
+    where = f"providers.{key}.ca_file"
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as exc:
+        reason = (exc.reason or str(exc)).replace("_", " ").lower()
+        raise ConfigError(
+            f"{where}: {ca_file} is not a PEM certificate bundle ({reason})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot read {ca_file} ({exc})") from None
+    if not context.cert_store_stats()["x509"]:  # e.g. only a CRL: nothing would be trusted
+        raise ConfigError(f"{where}: {ca_file} is not a PEM certificate bundle (no certificate)")
+
+
+def _settings_port(provider: Provider, value: object) -> int:
+    where = f"providers.{provider.key}.settings_port"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"{where} must be a port number")
+    port = parse_port(value, where)
+    if port not in provider.ports:
+        served = ", ".join(str(p) for p in sorted(provider.ports))
+        raise ConfigError(
+            f"{where}: {provider.name} declares no port {port} (its ports: {served}); "
+            f"add it to providers.{provider.key}.ports with its tls mode"
+        )
+    return port
+
+
+def settings_port(provider: Provider) -> int:
+    """The port the build-time settings are tested on with no hosts: ``settings_port`` if the
+    operator set it, else the provider's preferred TLS port (implicit 465 when served)."""
+    return relay_overrides(provider).settings_port or provider.preferred_port().port
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The relay tests of a run: one per distinct credential set across the fleet (SPEC §4).
 
-Hosts that share (endpoint, user, password, from) send one message between them. With no hosts,
-the build-time settings themselves are tested against the provider's endpoint.
+Hosts that share (endpoint, user, password, from) send one message between them, on the port
+their application uses. With no hosts, the build-time settings themselves are tested against the
+provider's endpoint, on a port the provider declares: its ``settings_port`` if the operator set
+one, else its preferred TLS port (implicit TLS on 465 when it serves 465, else STARTTLS on 587).
 """
 
 from __future__ import annotations
@@ -11,20 +13,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from smtpcheck.credentials.model import DeployedSmtp
-from smtpcheck.providers import ProviderCatalogue, TlsMode
+from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.relay.delivery import Delivery
 from smtpcheck.relay.endpoint import (
     EndpointProblem,
     RelayEndpoint,
     plan_relay_jobs,
     relay_target,
+    settings_port,
 )
 from smtpcheck.relay.model import RelaySession
 from smtpcheck.relay.network import Resolver
 from smtpcheck.relay.session import run_relay_session, session_for_problem
 from smtpcheck.settings import Expected
-
-SETTINGS_PORT = 465  # what the toolkit writes for every provider: implicit TLS (RFC 8314)
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,20 @@ class RelayEvidence:
 
 
 def deployed_from_settings(expected: Expected) -> DeployedSmtp | None:
-    """The build-time settings as a credential set, when they are complete enough to send."""
-    if expected.provider is None or not expected.username or expected.password is None:
+    """The build-time settings as a credential set, when they are complete enough to send, on
+    the provider's :func:`~smtpcheck.relay.endpoint.settings_port` with the TLS mode its
+    profile declares there (a STARTTLS-only relay is not tested with implicit TLS on 465)."""
+    provider = expected.provider
+    if provider is None or not expected.username or expected.password is None:
         return None
+    port = settings_port(provider)
     return DeployedSmtp(
         source="build-time settings",
         shape="SYSTEM_EMAIL_* settings",
-        provider=expected.provider,
+        provider=provider,
         host=None,
-        port=SETTINGS_PORT,
-        tls=TlsMode.IMPLICIT,
+        port=port,
+        tls=provider.tls_for(port),
         username=expected.username,
         password=expected.password,
         from_address=expected.from_address,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from smtpcheck.lab.dnszones import DkimKeys
 from smtpcheck.lab.nsd import txt_rdata
 from smtpcheck.mailauth.domain import DNS_CONTROLS, evaluate_domain, fetch_domain_facts
 from smtpcheck.mailauth.resolver import NetworkDnsClient, Outcome
-from smtpcheck.mailauth.zonefile import load_zone_file
+from smtpcheck.mailauth.zonefile import MAX_GENERATED_RECORDS, MAX_ZONE_BYTES, load_zone_file
 from smtpcheck.providers import ProviderCatalogue
 
 D = "preflight.example"
@@ -146,7 +147,7 @@ def test_a_malformed_zone_file_is_a_one_line_config_error(
 
 
 def test_a_missing_zone_file_is_a_config_error(tmp_path: Path, dns: NetworkDnsClient) -> None:
-    with pytest.raises(ConfigError, match="cannot read it"):
+    with pytest.raises(ConfigError, match=r"^cannot read zone file .*: \[Errno 2\]"):
         load_zone_file(tmp_path / "absent.zone", fallback=dns)
 
 
@@ -155,3 +156,57 @@ def test_the_origin_can_be_given(tmp_path: Path, dns: NetworkDnsClient) -> None:
     path.write_text('@ 300 IN TXT "v=spf1 -all"\nwww 300 IN A 192.0.2.1\n')
     client = load_zone_file(path, fallback=dns, origin="given.example")
     assert client.query("www.given.example", "A").records == ("192.0.2.1",)
+
+
+GENERATE_HEAD = f"$ORIGIN {D}.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 900 604800 60\n"
+
+
+def test_a_huge_generate_range_is_refused_before_parsing(
+    tmp_path: Path, dns: NetworkDnsClient
+) -> None:
+    """``$GENERATE 1-2000000`` ran for minutes at 432 MB; now it is one line, at once."""
+    path = tmp_path / "generate.zone"
+    path.write_text(GENERATE_HEAD + "$GENERATE 1-2000000 host$ A 192.0.2.1\n")
+
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as raised:
+        load_zone_file(path, fallback=dns)
+
+    assert time.monotonic() - started < 2
+    assert str(raised.value) == (
+        f"zone file {path}: its $GENERATE lines expand to 2000000 records, more than the "
+        f"{MAX_GENERATED_RECORDS} smtpcheck reads; export the zone without them"
+    )
+
+
+def test_generate_lines_count_together(tmp_path: Path, dns: NetworkDnsClient) -> None:
+    path = tmp_path / "generate.zone"
+    lines = "".join(f"$generate 1-6000/2 h{n}-$ A 192.0.2.1\n" for n in range(4))
+    path.write_text(GENERATE_HEAD + lines)  # 4 x 3000 records, the directive in lower case
+
+    with pytest.raises(ConfigError, match="expand to 12000 records"):
+        load_zone_file(path, fallback=dns)
+
+
+def test_a_small_generate_range_still_works(tmp_path: Path, dns: NetworkDnsClient) -> None:
+    path = tmp_path / "generate.zone"
+    path.write_text(GENERATE_HEAD + "$GENERATE 1-3 host$ A 192.0.2.$\n")
+
+    client = load_zone_file(path, fallback=dns)
+
+    assert client.query(f"host3.{D}", "A").records == ("192.0.2.3",)
+
+
+def test_a_zone_file_over_the_cap_is_refused(tmp_path: Path, dns: NetworkDnsClient) -> None:
+    path = tmp_path / "big.zone"
+    path.write_text(GENERATE_HEAD + ";" * MAX_ZONE_BYTES + "\n")
+
+    with pytest.raises(
+        ConfigError, match=r"^cannot read zone file .*big\.zone: larger than 2 MiB$"
+    ):
+        load_zone_file(path, fallback=dns)
+
+
+def test_a_zone_file_that_is_a_device_is_refused(dns: NetworkDnsClient) -> None:
+    with pytest.raises(ConfigError, match=r"^cannot read zone file /dev/zero: not a regular file"):
+        load_zone_file("/dev/zero", fallback=dns)

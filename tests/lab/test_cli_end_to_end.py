@@ -59,6 +59,8 @@ def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
     gen_c = ssh_lab.add_host("e2e-gen-c")
     seeds.seed_toolkit(gen_c, CREDS, gen="C", app=App.WORDPRESS)
     directory = tmp_path_factory.mktemp("inventories")
+    not_a_key = directory / "not-a-key"  # exists (checked up front), holds no key: login fails
+    not_a_key.write_text("not a private key\n")
     head = f'[defaults]\nidentity_file = "{ssh_lab.client_key}"\nsudo = true\n\n'
     compliant = (
         _entry("good", good.url(), App.WORDPRESS)
@@ -70,7 +72,7 @@ def fleet(ssh_lab: SshLab, tmp_path_factory: pytest.TempPathFactory) -> Fleet:
         compliant
         + _entry("wrong", wrong.url(), App.DRUPAL)
         + _entry("c-main", c_main.url(), App.JOOMLA)
-        + _entry("password-url", url_with_password, App.MOODLE, 'identity_file = "/nonexistent"')
+        + _entry("password-url", url_with_password, App.MOODLE, f'identity_file = "{not_a_key}"')
         + _entry("gen-d", gen_d.url(), App.JOOMLA)
         + _entry("gen-c", gen_c.url(), App.WORDPRESS)
     )

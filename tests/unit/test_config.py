@@ -21,13 +21,15 @@ from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
 from tests.unit.builders import one_line
 
 
-def _load(tmp_path: Path, text: str | None, **options: Any) -> AuditConfig:
+def _load(
+    tmp_path: Path, text: str | None, environ: dict[str, str] | None = None, **options: Any
+) -> AuditConfig:
     """load_audit_config with ``text`` as the config file (None: no config file)."""
     path = None
     if text is not None:
         path = tmp_path / "smtpcheck.toml"
         path.write_text(text)
-    return load_audit_config(AuditOptions(config=path, **options), environ={})
+    return load_audit_config(AuditOptions(config=path, **options), environ=environ or {})
 
 
 FULL = """\
@@ -57,15 +59,16 @@ endpoint = "127.0.0.1"
 timeout = 2.5
 retries = 3
 zone_file = "/etc/smtpcheck/shop.example.zone"
-[relay]
-cafile = "/lab/ca.pem"
 [mailbox]
 host = "127.0.0.1"
+user = "postmaster@shop.example"
+password_env = "MAILBOX_PASSWORD"
 """
+FULL_ENVIRON = {"MAILBOX_PASSWORD": "mailbox-secret"}
 
 
 def test_every_setting_of_a_full_config_file(tmp_path: Path) -> None:
-    config = _load(tmp_path, FULL)
+    config = _load(tmp_path, FULL, FULL_ENVIRON)
 
     assert config.layers == {Layer.HOST, Layer.DNS}
     assert config.domains == ("shop.example", "other.example")
@@ -83,8 +86,11 @@ def test_every_setting_of_a_full_config_file(tmp_path: Path) -> None:
     assert (config.dns_timeout, config.dns_retries) == (2.5, 3)
     assert config.zone_file == Path("/etc/smtpcheck/shop.example.zone")
     assert {key: dict(value) for key, value in config.sections.items()} == {
-        "relay": {"cafile": "/lab/ca.pem"},
-        "mailbox": {"host": "127.0.0.1"},
+        "mailbox": {
+            "host": "127.0.0.1",
+            "user": "postmaster@shop.example",
+            "password_env": "MAILBOX_PASSWORD",
+        },
     }
     assert config.targets == ()
 
@@ -107,6 +113,7 @@ def test_options_win_over_the_config_file(tmp_path: Path) -> None:
     config = _load(
         tmp_path,
         FULL,
+        FULL_ENVIRON,
         layers="relay",
         jobs=1,
         domains=("cli.example",),
@@ -126,8 +133,7 @@ def test_options_win_over_the_config_file(tmp_path: Path) -> None:
 CONFIG_ERRORS = {
     "unknown-table": (
         "[smtp]\nhost = 'x'\n",
-        "{path}: unknown table [smtp] (known: expected, "
-        "audit, ssh, providers, dns, relay, mailbox)",
+        "{path}: unknown table [smtp] (known: expected, audit, ssh, providers, dns, mailbox)",
     ),
     "top-level-key": ("jobs = 3\n", "{path}: unknown table [jobs]"),
     "table-is-scalar": ("audit = 3\n", "{path}: audit must be a table"),
@@ -181,7 +187,7 @@ CONFIG_ERRORS = {
     ),
     "timeout-zero": (
         "[ssh]\ncommand_timeout = 0\n",
-        "config {path}: command_timeout must be positive",
+        "config {path}: command_timeout must be a positive number of seconds",
     ),
     "max-bytes-float": (
         "[ssh]\nmax_file_bytes = 1.5\n",
@@ -293,6 +299,7 @@ def test_target_option_errors(tmp_path: Path, options: dict[str, Any], message: 
 
 
 def test_inventory_and_hosts_together(tmp_path: Path) -> None:
+    (tmp_path / "id").write_text("key\n")
     inventory = tmp_path / "fleet.toml"
     inventory.write_text('[[hosts]]\naddress = "web1"\napp = "moodle"\n')
 

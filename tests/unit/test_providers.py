@@ -139,7 +139,7 @@ def test_override_merges_ports_and_keeps_the_rest() -> None:
                     "2465": {"tls": "implicit"},
                     "587": {"tls": "starttls", "confidence": "U"},
                 },
-                "relay": {"cafile": "/lab/ca.pem"},
+                "connect_address": "127.0.0.1",
             }
         }
     )
@@ -155,10 +155,12 @@ def test_override_merges_ports_and_keeps_the_rest() -> None:
         "mxsspf.sendpulse.com",
         "mxsmtp.sendpulse.com",
     )
-    assert provider.extra["relay"] == {"cafile": "/lab/ca.pem"}
+    assert provider.extra["connect_address"] == "127.0.0.1"
     builtin = CATALOGUE.get("sendpulse")
     assert builtin is not None
-    assert {k: v for k, v in provider.extra.items() if k != "relay"} == dict(builtin.extra)
+    assert {k: v for k, v in provider.extra.items() if k != "connect_address"} == dict(
+        builtin.extra
+    )
     assert catalogue.for_host("127.0.0.1") is provider
     # the built-in catalogue is untouched
     builtin = CATALOGUE.get("sendpulse")
@@ -236,6 +238,21 @@ OVERRIDE_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "ports-list": ({"sendpulse": {"ports": [465]}}, "providers.sendpulse.ports must be a table"),
     "code-string": ({"sendpulse": {"code": "1"}}, "providers.sendpulse.code must be an integer"),
+    # A misspelt relay override used to land in extra unread: the audit then resolved the
+    # real relay with the operator's credentials.
+    "misspelt-connect-address": (
+        {"mailjet": {"connect_adress": "127.0.0.1"}},
+        "providers.mailjet: unknown key(s) connect_adress (known: auth_mechanisms, ca_file, "
+        "code, connect_address,",
+    ),
+    "misspelt-several": (
+        {"mailjet": {"portmap": {}, "ca-file": "x"}},
+        "providers.mailjet: unknown key(s) ca-file, portmap (known: ",
+    ),
+    "new-with-no-ports": (
+        {"labrelay": {"name": "Lab", "endpoint": "relay.lab.test", "ports": {}}},
+        "providers.labrelay.ports: a new provider needs at least one port",
+    ),
     "code-bool": ({"sendpulse": {"code": True}}, "providers.sendpulse.code must be an integer"),
     "hosts-string": (
         {"mailjet": {"hosts": "in.mailjet.com"}},
@@ -279,3 +296,44 @@ def test_builtin_is_loaded_fresh_and_equal() -> None:
     again = ProviderCatalogue.builtin()
 
     assert list(again) == list(CATALOGUE)
+
+
+# --- the port a client uses when nothing else says ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ports", "preferred"),
+    [
+        pytest.param({"587": "starttls"}, (587, "starttls"), id="iredmail-starttls-only"),
+        pytest.param({"25": "starttls", "2525": "starttls"}, (2525, "starttls"), id="25-last"),
+        pytest.param({"25": "starttls"}, (25, "starttls"), id="only-25"),
+        pytest.param(
+            {"2525": "starttls", "587": "starttls", "25": "starttls"}, (587, "starttls"), id="587"
+        ),
+        pytest.param({"587": "starttls", "2465": "implicit"}, (2465, "implicit"), id="implicit"),
+        pytest.param(
+            {"2465": "implicit", "465": "implicit", "587": "starttls"}, (465, "implicit"), id="465"
+        ),
+    ],
+)
+def test_preferred_port(ports: dict[str, str], preferred: tuple[int, str]) -> None:
+    table = {port: {"tls": tls} for port, tls in ports.items()}
+    catalogue = CATALOGUE.with_overrides(
+        {"relay": {"name": "Relay", "endpoint": "relay.example", "ports": table}}
+    )
+
+    provider = catalogue.get("relay")
+    assert provider is not None
+    profile = provider.preferred_port()
+    assert (profile.port, profile.tls.value) == preferred
+
+
+@pytest.mark.parametrize("key", ["sendpulse", "mailjet", "ses", "gmail"])
+def test_every_builtin_provider_prefers_implicit_tls_on_465(key: str) -> None:
+    provider = CATALOGUE.get(key)
+
+    assert provider is not None
+    assert (provider.preferred_port().port, provider.preferred_port().tls) == (
+        465,
+        TlsMode.IMPLICIT,
+    )

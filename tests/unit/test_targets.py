@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def test_password_containing_colon_is_kept_whole() -> None:
             id="timeout-not-number",
         ),
         pytest.param(
-            "ssh://web1?timeout=0", "joomla", "timeout must be positive", id="timeout-zero"
+            "ssh://web1?timeout=0", "joomla", "timeout must be a positive", id="timeout-zero"
         ),
         pytest.param(
             "paramiko://[::1",
@@ -308,7 +309,7 @@ INVENTORY_ERRORS = {
     ),
     "timeout-negative": (
         _hosts('address = "w"\napp = "moodle"\ntimeout = -1'),
-        "inv.toml: hosts[0]: timeout must be positive",
+        "inv.toml: hosts[0]: timeout must be a positive number of seconds",
     ),
     "app-int-in-defaults": (
         _hosts('address = "w"', defaults="app = 2"),
@@ -375,6 +376,49 @@ def test_unreadable_inventory_is_an_inventory_error(tmp_path: Path) -> None:
     (tmp_path / "latin1.toml").write_bytes(b'[[hosts]]\naddress = "caf\xe9"\n')
     with pytest.raises(InventoryError, match=r"^cannot read inventory .*latin1\.toml"):
         read_inventory(tmp_path / "latin1.toml")
+
+
+def test_inventory_that_is_not_a_regular_file_is_refused_before_reading(tmp_path: Path) -> None:
+    """``/dev/zero`` used to be read until memory ran out; a FIFO must not hang either."""
+    with pytest.raises(InventoryError) as caught:
+        read_inventory(Path("/dev/zero"))
+    assert one_line(caught.value) == (
+        "cannot read inventory /dev/zero: not a regular file (a character device)"
+    )
+
+    fifo = tmp_path / "fleet.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InventoryError, match=r"not a regular file \(a pipe\)$"):
+        read_inventory(fifo)
+
+
+def test_inventory_over_one_mib_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.toml"
+    path.write_text(_hosts('address = "w"\napp = "moodle"') + "#" * (1 << 20))
+
+    with pytest.raises(InventoryError, match=r"^cannot read inventory .*: larger than 1 MiB$"):
+        read_inventory(path)
+
+
+def test_a_deeply_nested_inventory_is_one_line_not_a_recursion_error() -> None:
+    text = "[[hosts]]\naddress = " + "[" * 5000 + "]" * 5000 + "\n"
+
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text, "inv.toml")
+
+    assert one_line(caught.value) == "inv.toml: not valid TOML: nested too deeply"
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "1e400", "86401"])
+def test_a_url_timeout_must_be_finite(timeout: str) -> None:
+    with pytest.raises(InventoryError, match="timeout must be a positive number of seconds"):
+        parse_host_url(f"ssh://web1?timeout={timeout}", "joomla")
+
+
+@pytest.mark.parametrize("timeout", ["inf", "nan", "-inf"])
+def test_an_inventory_timeout_must_be_finite(timeout: str) -> None:
+    with pytest.raises(InventoryError, match=r"hosts\[0\]: timeout must be a positive number"):
+        parse_inventory(_hosts(f'address = "w"\napp = "moodle"\ntimeout = {timeout}'), "inv.toml")
 
 
 def test_read_inventory_names_errors_after_the_path(tmp_path: Path) -> None:
