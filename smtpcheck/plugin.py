@@ -19,7 +19,7 @@ import pytest
 from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.catalogue import get_control
 from smtpcheck.config import AuditOptions, load_audit_config
-from smtpcheck.console import render_summary
+from smtpcheck.console import render_summary, terminal_safe
 from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
 from smtpcheck.findings import Finding, Severity, Status
@@ -262,9 +262,11 @@ def verdict(request: pytest.FixtureRequest) -> Callable[[Finding], None]:
         scrubbed = finding.scrubbed(REDACTOR.scrub_data).to_dict()
         request.node.user_properties.append((FINDING, scrubbed))
         if finding.status is Status.SKIP:
-            pytest.skip(scrubbed["summary"])
+            pytest.skip(terminal_safe(scrubbed["summary"]))
         if finding.is_problem:
-            pytest.fail(f"{finding.status.value}: {scrubbed['summary']}", pytrace=False)
+            # pytest prints this on the terminal: a banner's ESC sequences must not reach it.
+            summary = terminal_safe(scrubbed["summary"])
+            pytest.fail(f"{finding.status.value}: {summary}", pytrace=False)
 
     return judge
 

@@ -122,6 +122,37 @@ def test_crash(server, verdict):
     ]
 
 
+@pytest.mark.parametrize("verbosity", ["-q", "-vvv"])
+def test_hostile_text_reaches_the_terminal_escaped(
+    pytester: pytest.Pytester, verbosity: str
+) -> None:
+    """Issue 8 item 9: a banner's ESC]0;…BEL and ESC[2J went raw to the terminal through
+    pytest's own fail/skip lines."""
+    pytester.makepyfile(
+        test_hostile=r"""
+import pytest
+from smtpcheck.catalogue import get_control
+from smtpcheck.findings import Status
+
+@pytest.mark.control("CRED-01")
+def test_fail(server, verdict):
+    verdict(get_control("CRED-01").finding(server.target, Status.FAIL,
+            "banner \x1b]0;pwned\x07\x1b[2J\r over"))
+
+@pytest.mark.control("CRED-02")
+def test_skip(server, verdict):
+    verdict(get_control("CRED-02").finding(server.target, Status.SKIP, "skip \x1b[31m red"))
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host", "-rA", verbosity,
+        "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    assert "\x1b" not in output.replace("\\x1b", "") and "\x07" not in output
+    assert "banner \\x1b]0;pwned\\x07\\x1b[2J\\x0d over" in output
+
+
 def test_a_check_whose_fixture_crashes_becomes_an_error_finding(pytester: pytest.Pytester) -> None:
     """A target fixture (``domain``, ``relay``...) that raises runs before ``verdict``: the control
     must still give an ``error`` finding, or the run reports nothing and exits 0."""
