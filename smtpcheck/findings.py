@@ -112,21 +112,32 @@ def _thaw(value: EvidenceValue) -> Any:
     return value
 
 
+ROOT_CAUSE = "root_cause"  # evidence key: the control whose finding says why this one could not run
+
+
 @dataclass(frozen=True)
 class Summary:
-    """Counts per status for a run."""
+    """Counts per status for a run. ``counts`` has every finding by its status (as JUnit
+    needs); the summary shown to people counts an error once, at its root cause, and the
+    controls it kept from running as ``not_evaluated`` (one unreachable host is one error)."""
 
     counts: Mapping[Status, int]
+    not_evaluated: int = 0
 
     @classmethod
     def of(cls, findings: Iterable[Finding]) -> Summary:
         counts = dict.fromkeys(Status, 0)
+        not_evaluated = 0
         for finding in findings:
             counts[finding.status] += 1
-        return cls(MappingProxyType(counts))
+            if finding.status is Status.ERROR and ROOT_CAUSE in finding.evidence:
+                not_evaluated += 1
+        return cls(MappingProxyType(counts), not_evaluated)
 
     def to_dict(self) -> dict[str, int]:
-        return {status.value: self.counts[status] for status in Status}
+        shown = {status.value: self.counts[status] for status in Status}
+        shown[Status.ERROR.value] -= self.not_evaluated
+        return {**shown, "not_evaluated": self.not_evaluated}
 
     @property
     def total(self) -> int:

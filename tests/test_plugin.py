@@ -48,7 +48,9 @@ def test_checks_run_on_local_host(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester)
     result.assert_outcomes(failed=1, skipped=8)  # CRED-02…05, and no toolkit files here
     report = _report(pytester)
-    assert report["summary"] == {"pass": 0, "fail": 1, "warn": 0, "skip": 8, "error": 0}
+    assert report["summary"] == {
+        "pass": 0, "fail": 1, "warn": 0, "skip": 8, "error": 0, "not_evaluated": 0
+    }  # fmt: skip
     assert "no credential file at /var/www/wordpresssmtp" in result.stdout.str()
 
 
@@ -175,7 +177,9 @@ def test_crash(server, broken, verdict):
     )  # fmt: skip
     result.assert_outcomes(errors=1)
     report = _report(pytester)
-    assert report["summary"] == {"pass": 0, "fail": 0, "warn": 0, "skip": 0, "error": 1}
+    assert report["summary"] == {
+        "pass": 0, "fail": 0, "warn": 0, "skip": 0, "error": 1, "not_evaluated": 0
+    }  # fmt: skip
     findings = report["findings"]
     assert isinstance(findings, list)
     assert [(f["control_id"], f["target"], f["status"], f["summary"]) for f in findings] == [

@@ -14,7 +14,7 @@ from smtpcheck.catalogue import get_control
 from smtpcheck.credentials.host import AppFile, SourceReading, is_generation_cd
 from smtpcheck.credentials.reading import CredentialReading
 from smtpcheck.credentials.transport import judge_transport
-from smtpcheck.findings import EvidenceValue, Finding, Severity, Status
+from smtpcheck.findings import ROOT_CAUSE, EvidenceValue, Finding, Severity, Status
 from smtpcheck.providers import ProviderCatalogue
 from smtpcheck.remote.facts import FileFacts, HostObservation
 from smtpcheck.secrets import REDACTOR, Secret, fingerprint
@@ -93,12 +93,22 @@ class HostEvidence:
         return evidence
 
 
+ROOT_CONTROL = "CRED-01"  # a host that could not be observed is reported there, once
+
+
 def unobserved(control_id: str, ev: HostEvidence) -> Finding | None:
-    """``error`` on every host control when the host could not be observed."""
+    """``error`` when the host could not be observed: the cause on CRED-01, and on every other
+    host control "not evaluated", pointing at it (one cause, one error in the summary)."""
     obs = ev.observation
     if obs.facts is not None:
         return None
     kind = obs.failure_kind or "ProbeError"
+    if control_id != ROOT_CONTROL:
+        return get_control(control_id).finding(
+            ev.target, Status.ERROR,
+            f"not evaluated: the host could not be inspected (see {ROOT_CONTROL})",
+            {**ev.base_evidence(), "failure": kind, ROOT_CAUSE: ROOT_CONTROL},
+        )  # fmt: skip
     return get_control(control_id).finding(
         ev.target,
         Status.ERROR,

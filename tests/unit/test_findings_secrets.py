@@ -130,8 +130,9 @@ def _with(*statuses: Status) -> list[Finding]:
 def test_summary_and_exit_status(statuses: tuple[Status, ...], code: ExitStatus) -> None:
     summary = Summary.of(_with(*statuses))
 
-    assert summary.to_dict() == {s.value: statuses.count(s) for s in Status}
-    assert list(summary.to_dict()) == ["pass", "fail", "warn", "skip", "error"]
+    assert summary.to_dict() == {**{s.value: statuses.count(s) for s in Status},
+                                 "not_evaluated": 0}  # fmt: skip
+    assert list(summary.to_dict()) == ["pass", "fail", "warn", "skip", "error", "not_evaluated"]
     assert summary.total == len(statuses)
     assert exit_status(summary) is code
 
@@ -153,11 +154,29 @@ def test_audit_result_orders_findings_and_computes_once() -> None:
     assert [(f.target, f.control_id) for f in result.findings] == [
         ("a", "CRED-03"), ("b", "CRED-01"), ("b", "CRED-05")
     ]  # fmt: skip
-    assert result.summary.to_dict() == {"pass": 1, "fail": 1, "warn": 1, "skip": 0, "error": 0}
+    assert result.summary.to_dict() == {
+        "pass": 1, "fail": 1, "warn": 1, "skip": 0, "error": 0, "not_evaluated": 0
+    }  # fmt: skip
     assert result.exit_status is ExitStatus.FINDINGS
     assert result.targets(Layer.HOST) == ["a", "b"]
     assert result.targets(Layer.DNS) == []
     assert (result.started_at, result.finished_at, result.tool_version) == (started, started, "9.9")
+
+
+def test_an_error_is_counted_once_at_its_root_cause() -> None:
+    """Issue 8 item 13: an unreachable host used to count as one error per control."""
+    cause = dataclasses.replace(FINDING, status=Status.ERROR)
+    followers = [
+        dataclasses.replace(FINDING, control_id=c, status=Status.ERROR,
+                            evidence={"root_cause": "CRED-01"})
+        for c in ("CRED-02", "CRED-03")
+    ]  # fmt: skip
+
+    summary = Summary.of([cause, *followers])
+
+    assert summary.to_dict()["error"] == 1 and summary.to_dict()["not_evaluated"] == 2
+    assert summary.counts[Status.ERROR] == 3  # JUnit still has a testcase per finding
+    assert exit_status(summary) is ExitStatus.FINDINGS
 
 
 # --- Secret -------------------------------------------------------------------------------------

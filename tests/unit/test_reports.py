@@ -110,7 +110,9 @@ def test_json_shape() -> None:
     assert document["started_at"] == "2026-03-01T02:00:00+00:00"
     assert document["finished_at"] == "2026-03-01T02:00:07.250000+00:00"
     assert document["exit_status"] == 1
-    assert document["summary"] == {"pass": 2, "fail": 2, "warn": 1, "skip": 1, "error": 1}
+    assert document["summary"] == {
+        "pass": 2, "fail": 2, "warn": 1, "skip": 1, "error": 1, "not_evaluated": 0
+    }  # fmt: skip
     assert len(document["findings"]) == 7
     for finding in document["findings"]:
         assert list(finding) == FINDING_KEYS
