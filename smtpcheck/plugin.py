@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from smtpcheck.audit import Audit, DomainTarget
-from smtpcheck.catalogue import get_control
+from smtpcheck.catalogue import Layer, get_control
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary, terminal_safe
 from smtpcheck.credentials.evaluate import HostEvidence
@@ -74,7 +74,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "control(id): the smtpcheck control a check evaluates")
     config.pluginmanager.register(FindingCollector(config), "smtpcheck-findings")
     if any(config.getoption(name, default=None) for name in _OWN_OPTIONS):
-        get_audit(config)  # validate now: a bad option is a usage error, not a collection error
+        audit = get_audit(config)  # validate now: a bad option is a usage error, not later
+        distributed = config.getoption("numprocesses", default=None) or hasattr(
+            config, "workerinput"
+        )
+        if distributed and Layer.RELAY in audit.config.layers:
+            # Each xdist worker builds its own audit: each would send its own test message.
+            raise pytest.UsageError(
+                "smtpcheck: the relay layer cannot run under pytest -n (each worker would send "
+                "its own test message); use --layers host,dns with -n, or run without -n"
+            )
 
 
 def _path(value: str | None) -> Path | None:

@@ -86,6 +86,18 @@ def test_a_run_that_evaluates_nothing_writes_no_report_and_is_not_green(
     assert "no control was evaluated: no report written" in result.stdout.str()
 
 
+def test_the_relay_layer_is_refused_under_xdist(pytester: pytest.Pytester) -> None:
+    """Issue 8 item 14: every worker used to send its own test message per credential set."""
+    result = pytester.runpytest_subprocess(
+        str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS),
+        "--hosts", "local://", "--app", "wordpress", "--layers", "host,relay", "-n", "2",
+        "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the relay layer cannot run under pytest -n" in result.stderr.str()
+    assert not (pytester.path / "reports").exists()
+
+
 def test_same_findings_under_xdist(pytester: pytest.Pytester) -> None:
     result = _run_checks(pytester, "-n", "2")
     result.assert_outcomes(failed=1, skipped=8)
