@@ -4,7 +4,9 @@ The lab's postfix is a real provider; these serve what a real relay cannot be ma
 (reference/test-lab.md): a 421 greeting, no STARTTLS, 454 to STARTTLS or AUTH, 530/535 to AUTH,
 a rejected sender or message (Amazon SES's ``554 Message rejected: Email address is not
 verified…``), a connection dropped mid-DATA, a server slower than the client's timeout, a server
-that speaks only TLS 1.0/1.1, and the three certificates a client must refuse
+that trickles every reply a byte at a time (a slow-loris or tarpit), a server that speaks only
+TLS 1.0/1.1 (answering a TLS 1.2+ ClientHello with an alert, or — version-intolerant — by
+closing or resetting the connection), and the three certificates a client must refuse
 (self-signed, expired, wrong host name).
 
 Each server records what it received (command lines, and whether TLS was up at the time, with
@@ -19,7 +21,9 @@ import contextlib
 import enum
 import socket
 import ssl
+import struct
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +55,12 @@ class Fault(enum.StrEnum):
     EXPIRED = "expired"
     WRONG_HOST = "wrong-host"
     OLD_TLS = "old-tls"  # TLS 1.0/1.1 only
+    OLD_TLS_CLOSE = "old-tls-close"  # TLS 1.0/1.1 only; closes on a TLS 1.2+ ClientHello
+    OLD_TLS_RESET = "old-tls-reset"  # TLS 1.0/1.1 only; resets on a TLS 1.2+ ClientHello
+    TRICKLE = "trickle"  # every reply one byte every ``delay`` seconds; never any TLS
+
+
+_LEGACY = (Fault.OLD_TLS, Fault.OLD_TLS_CLOSE, Fault.OLD_TLS_RESET)
 
 
 _REPLIES = {
@@ -191,15 +201,13 @@ class _Controller(Controller):
             pass
 
 
-class _LegacyTlsServer(threading.Thread):
-    """The OLD_TLS fault without asyncio: OpenSSL's blocking handshake answers a TLS 1.2+
-    client with the protocol_version alert a real relay sends (asyncio's transport would
-    just close the connection). Greets and offers STARTTLS first unless implicit."""
+class _RawServer(threading.Thread):
+    """A blocking server for faults asyncio cannot produce, one connection at a time; records
+    each line received (never with TLS) and sets ``relay.ended`` when a connection is over."""
 
-    def __init__(self, relay: FakeRelay, context: ssl.SSLContext) -> None:
+    def __init__(self, relay: FakeRelay) -> None:
         super().__init__(daemon=True)
         self.relay = relay
-        self.context = context
         self.listener = socket.create_server((relay.address, relay.port))
         self.listener.settimeout(0.1)
         self.stopping = threading.Event()
@@ -212,17 +220,41 @@ class _LegacyTlsServer(threading.Thread):
                 continue
             with conn:
                 conn.settimeout(5.0)
-                with contextlib.suppress(OSError):  # the handshake is meant to fail
+                with contextlib.suppress(OSError):  # the client may leave at any point
                     self._serve(conn)
+            self.relay.ended.set()
 
-    def _line(self, conn: socket.socket) -> None:
+    def _line(self, conn: socket.socket) -> str:
         data = b""
         while not data.endswith(b"\n"):
             chunk = conn.recv(1)
             if not chunk:
                 raise ConnectionResetError("client left")
             data += chunk
-        self.relay.record(Received(data.rstrip(b"\r\n").decode("utf-8", "replace"), False))
+        text = REDACTOR.scrub(data.rstrip(b"\r\n").decode("utf-8", "replace"))
+        self.relay.record(Received(text, False))
+        return text
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+        self.listener.close()
+
+
+class _LegacyTlsServer(_RawServer):
+    """The OLD_TLS faults without asyncio: OpenSSL's blocking handshake answers a TLS 1.2+
+    client with the protocol_version alert a real relay sends (asyncio's transport would
+    just close the connection); OLD_TLS_CLOSE and OLD_TLS_RESET instead hang up on a
+    ClientHello offering TLS 1.2 or newer, as version-intolerant servers do, and complete a
+    handshake only with a client that offers at most TLS 1.1. Greets and offers STARTTLS
+    first unless implicit."""
+
+    def __init__(self, relay: FakeRelay, context: ssl.SSLContext) -> None:
+        super().__init__(relay)
+        self.context = context
 
     def _serve(self, conn: socket.socket) -> None:
         if not self.relay.implicit:
@@ -231,19 +263,68 @@ class _LegacyTlsServer(threading.Thread):
             conn.sendall(f"250-{self.relay.host}\r\n250 STARTTLS\r\n".encode())
             self._line(conn)  # STARTTLS
             conn.sendall(b"220 Ready to start TLS\r\n")
+        if self.relay.fault is not Fault.OLD_TLS and _offers_modern_tls(conn):
+            if self.relay.fault is Fault.OLD_TLS_RESET:  # RST instead of FIN
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:  # read the ClientHello first: closing with unread data would also be a RST
+                conn.recv(65536)
+                conn.shutdown(socket.SHUT_WR)
+            return
         self.context.wrap_socket(conn, server_side=True)
 
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(timeout=5)
-        self.listener.close()
+
+def _offers_modern_tls(conn: socket.socket) -> bool:
+    """Whether the ClientHello waiting on ``conn`` (peeked, not consumed) offers TLS ≥ 1.2: its
+    legacy_version (RFC 8446 §4.1.2; TLS 1.3 clients put 1.2 there) is 0x0303 or more."""
+    hello = b""
+    give_up = time.monotonic() + 5.0
+    while len(hello) < 11 and time.monotonic() < give_up:
+        hello = conn.recv(11, socket.MSG_PEEK)
+        if not hello:
+            return False
+        if len(hello) < 11:
+            time.sleep(0.01)
+    # record type 22 (handshake), version, length; handshake type 1, length; client_version
+    return hello[:1] == b"\x16" and hello[5:6] == b"\x01" and hello[9:11] >= b"\x03\x03"
+
+
+class _TrickleServer(_RawServer):
+    """The TRICKLE fault: every reply goes out one byte every ``delay`` seconds, each byte well
+    within any read timeout, so only a deadline ends the session. Offers STARTTLS and refuses
+    it (454); on an implicit port it trickles a TLS record that never completes."""
+
+    def _trickle(self, conn: socket.socket, data: bytes) -> None:
+        for i in range(len(data)):
+            if self.stopping.is_set():
+                raise ConnectionAbortedError("stopping")
+            conn.sendall(data[i : i + 1])  # fails once the client has gone
+            time.sleep(self.relay.delay)
+
+    def _serve(self, conn: socket.socket) -> None:
+        if self.relay.implicit:  # a ServerHello record of 16 KiB that never ends
+            self._trickle(conn, b"\x16\x03\x03\x40\x00\x02" + bytes(0x4000))
+            return
+        host = self.relay.host
+        self._trickle(conn, f"220 {host} ESMTP\r\n".encode())
+        while True:
+            verb = self._line(conn).split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self._trickle(conn, f"250-{host}\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n".encode())
+            elif verb == "STARTTLS":
+                self._trickle(conn, b"454 4.7.0 TLS not available\r\n")
+            elif verb == "QUIT":
+                self._trickle(conn, b"221 Bye\r\n")
+                return
+            else:
+                self._trickle(conn, b"502 5.5.2 Error: command not recognized\r\n")
 
 
 class FakeRelay(LabService):
     """One fault relay on ``address`` and a free port; STARTTLS unless ``implicit``.
 
     ``reply`` replaces the fault's default reply (e.g. SES's sandbox wording); ``{sender}`` in
-    it becomes the MAIL FROM address. ``delay`` is how long a SLOW relay waits to greet.
+    it becomes the MAIL FROM address. ``delay`` is how long a SLOW relay waits to greet, and a
+    TRICKLE relay's pause between two bytes.
     """
 
     def __init__(
@@ -272,10 +353,11 @@ class FakeRelay(LabService):
         self._received: list[Received] = []
         self.messages: list[bytes] = []
         self._controller: _Controller | None = None
-        self._legacy: _LegacyTlsServer | None = None
+        self._raw: _RawServer | None = None
+        self.ended = threading.Event()  # set when a raw (legacy-TLS, trickle) connection ends
 
     def _tls_context(self, ca: LabCA, directory: Path) -> ssl.SSLContext | None:
-        if self.fault in (Fault.NO_STARTTLS, Fault.STARTTLS_454):
+        if self.fault in (Fault.NO_STARTTLS, Fault.STARTTLS_454, Fault.TRICKLE):
             return None
         stem = f"fake-{self.fault}-{self.port}"
         files: CertFiles
@@ -289,7 +371,7 @@ class FakeRelay(LabService):
             files = ca.issue(stem, self.host)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(files.cert, files.key)
-        if self.fault is Fault.OLD_TLS:
+        if self.fault in _LEGACY:
             with warnings.catch_warnings():  # deprecated on purpose: that is the fault
                 warnings.simplefilter("ignore", DeprecationWarning)
                 context.minimum_version = ssl.TLSVersion.TLSv1
@@ -324,10 +406,13 @@ class FakeRelay(LabService):
         return [r.command for r in self.received if tls is None or r.tls is tls]
 
     def start(self) -> Self:
-        if self.fault is Fault.OLD_TLS:
+        if self.fault in _LEGACY:
             assert self._context is not None
-            self._legacy = _LegacyTlsServer(self, self._context)
-            self._legacy.start()
+            self._raw = _LegacyTlsServer(self, self._context)
+        elif self.fault is Fault.TRICKLE:
+            self._raw = _TrickleServer(self)
+        if self._raw is not None:
+            self._raw.start()
             return self
         starttls = self._context if not self.implicit else None
         self._controller = _Controller(
@@ -350,6 +435,6 @@ class FakeRelay(LabService):
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-        if self._legacy is not None:
-            self._legacy.stop()
-            self._legacy = None
+        if self._raw is not None:
+            self._raw.stop()
+            self._raw = None

@@ -51,6 +51,7 @@ def session_evidence(session: RelaySession) -> Evidence:
         "hosts": session.hosts,
         "phases_completed": tuple(str(p) for p in session.completed),
         "timings_ms": tuple(f"{name}: {ms}" for name, ms in session.timings_ms),
+        "deadlines_s": tuple(f"{name}: {limit:g}" for name, limit in session.deadlines_s),
         "started_at": session.started_at,
     }
     if endpoint is not None:
@@ -100,12 +101,12 @@ def _finding(
     status: Status,
     summary: str,
     extra: Evidence | None = None,
+    fix: str = "",
 ) -> Finding:
     control = get_control(control_id)
     evidence = session_evidence(session)
     evidence.update(extra or {})
     failure = session.failure
-    fix = ""
     if status is Status.SKIP:
         return control.finding(session.target, status, summary, evidence)
     if failure is not None and OWNER[failure.phase] == control_id:
@@ -129,7 +130,14 @@ def _judge(
 
 
 def evaluate_smtp01(session: RelaySession) -> Finding:
-    """SMTP-01: resolves, accepts a connection on the configured port, greets with 220."""
+    """SMTP-01: resolves, accepts a connection on the configured port, greets with 220.
+
+    It passes only once a complete 220 greeting was read. With implicit TLS the greeting comes
+    inside TLS; when the handshake failed (SMTP-02 fails for it) the greeting was never seen,
+    so SMTP-01 is ``error``, could not be evaluated: not ``pass``, which would claim a greeting
+    nobody read, and not ``fail``, which would report a second defect that was not observed
+    (the relay may well greet once TLS works) and point at the wrong fix.
+    """
     endpoint = session.endpoint
     extra: Evidence = {
         "addresses": session.addresses,
@@ -144,10 +152,17 @@ def evaluate_smtp01(session: RelaySession) -> Finding:
         f"{endpoint.host} ({', '.join(session.addresses)}) accepts connections on port "
         f"{endpoint.port}"
     )
-    if session.banner is None:  # implicit TLS: the greeting is behind the failed handshake
-        summary = f"{reached}; its greeting comes after TLS, which failed (see SMTP-02)"
-    else:
-        summary = f"{reached} and greets: {session.banner}"
+    if not session.reached(Phase.BANNER):  # implicit TLS: the greeting is behind the handshake
+        failure = session.failure
+        why = f"the {failure.phase} failed" if failure else "it was not reached"
+        summary = (
+            f"{reached}, but no 220 greeting was read: with implicit TLS it comes after the "
+            f"TLS handshake, and {why} (see SMTP-02)"
+        )
+        extra["greeting"] = "not read: it comes after the TLS handshake, which failed"
+        fix = "Fix what SMTP-02 reports; the greeting is then checked on the next run."
+        return _finding("SMTP-01", session, Status.ERROR, summary, extra, fix)
+    summary = f"{reached} and greets: {session.banner}"
     return _finding("SMTP-01", session, Status.PASS, summary, extra)
 
 
@@ -155,6 +170,8 @@ def evaluate_smtp02(session: RelaySession) -> Finding:
     """SMTP-02: TLS in force before AUTH, certificate valid for the host name, TLS ≥ 1.2."""
     tls = session.tls
     extra: Evidence = {"starttls_offered": session.starttls_offered}
+    if session.probed_tls_version is not None:
+        extra["tls_version_probed"] = session.probed_tls_version
     judged = _judge("SMTP-02", session, tls is not None, extra)
     if judged is not None or tls is None:
         return judged or _finding("SMTP-02", session, Status.ERROR, "no TLS facts")

@@ -59,6 +59,7 @@ class Cause(enum.StrEnum):
     NO_AUTH = "no-auth"  # no AUTH offered, or no mechanism in common
     BAD_ADDRESS = "bad-address"  # the from-address or recipient cannot go in a command
     NO_RECIPIENT = "no-recipient"  # SYSTEM_TOEMAIL_ADDRESS not set
+    DEADLINE = "deadline"  # the phase's or session's deadline ran out while the peer trickled
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ class RelaySession:
     timings_ms: tuple[tuple[str, int], ...] = ()  # phase → milliseconds, plus "total"
     transcript: tuple[TranscriptLine, ...] = ()
     endpoint_problem: EndpointProblem | None = None
+    # After a failed TLS ≥ 1.2 handshake: the version a second, TLS 1.0/1.1-only connection
+    # negotiated (nothing was sent over it), or None when no probe ran or it failed too.
+    probed_tls_version: str | None = None
+    deadlines_s: tuple[tuple[str, float], ...] = ()  # "read"/"phase"/"session" → seconds
 
     def reached(self, phase: Phase) -> bool:
         """True when ``phase`` completed."""

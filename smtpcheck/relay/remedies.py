@@ -147,7 +147,19 @@ def _tls(failure: PhaseFailure, session: RelaySession) -> str:
             "$smtpsecure = 'tls') or the provider's implicit-TLS port 465."
         )
     if failure.cause is Cause.OLD_TLS:
-        return "The relay offers no TLS 1.2 or newer: use the provider's current endpoint."
+        version = session.probed_tls_version
+        speaks = f" (it speaks {version}, which RFC 8996 deprecates)" if version else ""
+        return (
+            f"The relay offers no TLS 1.2 or newer{speaks}: smtpcheck sent no credentials to "
+            f"it. Check that {host} is the provider's current relay name and use its current "
+            "endpoint; an old TLS version there means something else answers on the way."
+        )
+    if failure.outcome is Outcome.TIMEOUT:
+        return (
+            f"The TLS handshake with {host} did not complete in time: the server may not be "
+            "speaking TLS on this port (a STARTTLS port used with implicit TLS waits for a "
+            "command) or something on the path holds the connection; check the port."
+        )
     return f"The TLS handshake with {host} failed: check the network path for TLS interception."
 
 
@@ -209,12 +221,33 @@ def _reach(failure: PhaseFailure, session: RelaySession) -> str:
     return "The relay did not complete the greeting: see the transcript in the evidence."
 
 
+def _deadline(failure: PhaseFailure, session: RelaySession) -> str:
+    endpoint = session.endpoint
+    host = endpoint.host if endpoint else "the relay"
+    key = (endpoint.provider_key if endpoint else None) or "<provider>"
+    limits = dict(session.deadlines_s)
+    now = (
+        f" (now {limits['phase']:g} s a phase, {limits['session']:g} s the session)"
+        if "phase" in limits and "session" in limits
+        else ""
+    )
+    return (
+        f"The relay kept the session busy past its deadline in {failure.phase}, answering "
+        "slower than a provider's relay does (a tarpit, a slow-loris server, or an overloaded "
+        f"or intercepting hop): check that {host} is the provider's relay and what sits on the "
+        "network path. Only if the provider is known to be this slow, raise "
+        f"[providers.{key}] timeout, from which the deadlines derive{now}."
+    )
+
+
 def remediation(failure: PhaseFailure, session: RelaySession) -> str:
     """The remediation for the phase that failed."""
     if failure.phase is Phase.ENDPOINT and session.endpoint_problem is not None:
         return session.endpoint_problem.remediation
     if failure.outcome is Outcome.UNCONFIGURED:
         return "Set SYSTEM_TOEMAIL_ADDRESS (the test message's recipient), or use --no-send."
+    if failure.cause is Cause.DEADLINE:
+        return _deadline(failure, session)
     if failure.phase in (Phase.ENDPOINT, Phase.RESOLVE, Phase.CONNECT, Phase.BANNER, Phase.EHLO):
         return _reach(failure, session)
     if failure.phase is Phase.STARTTLS:

@@ -7,7 +7,15 @@ message (RFC 5321/6409). It never raises for a problem of the relay: the phase t
 why, and everything seen up to then, are data in the returned :class:`RelaySession`.
 
 Credentials are only ever sent over TLS ≥ 1.2 that verified: a configuration without TLS, a
-server that offers no STARTTLS, or a failed handshake ends the session before AUTH.
+server that offers no STARTTLS, or a failed handshake ends the session before AUTH. When the
+handshake fails in a way that may mean "only TLS < 1.2" (a protocol-version refusal, or the
+connection closed mid-handshake, as version-intolerant servers do), a second connection allowing
+only TLS 1.0/1.1 learns the relay's version; it is closed right after its handshake, unused.
+
+Time is bounded three ways (:class:`~smtpcheck.relay.network.Deadline`): each read by the
+timeout, each phase by ``phase_timeout`` (default: the timeout) and the whole session by
+``session_timeout`` (default: :data:`SESSION_DEADLINE_FACTOR` × the phase deadline), so a server
+trickling a byte every few seconds cannot hold a session open.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
+import ssl
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -27,19 +36,77 @@ from smtpcheck.relay.client import SmtpClient, SmtpReply
 from smtpcheck.relay.endpoint import EndpointProblem, RelayEndpoint, relay_target
 from smtpcheck.relay.message import build_probe_message, new_token, parse_queue_id
 from smtpcheck.relay.model import Cause, Outcome, Phase, PhaseFailure, RelaySession
-from smtpcheck.relay.network import Resolver, system_resolve, tls_context
+from smtpcheck.relay.network import (
+    Deadline,
+    DeadlineExceeded,
+    Resolver,
+    bounded_socket,
+    bounded_tls,
+    legacy_probe_context,
+    system_resolve,
+    tls_context,
+)
 from smtpcheck.relay.outcomes import failure_from, tls_facts
 from smtpcheck.relay.transcript import Transcript
 from smtpcheck.secrets import REDACTOR, fingerprint
 
 MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 SUPPORTED_AUTH = ("PLAIN", "LOGIN")  # RFC 4616, draft-murchison-sasl-login
+SESSION_DEADLINE_FACTOR = 4
+"""The session deadline, in phase deadlines: a healthy relay answers each phase in a fraction
+of its deadline, so four are ample for the ten or so phases of a session; a server that uses most
+of each phase's deadline is stopped by the session's."""
+
+# Handshake errors that may mean "the relay speaks only TLS < 1.2": worth a version probe.
+_VERSION_REASONS = {
+    "UNSUPPORTED_PROTOCOL",
+    "TLSV1_ALERT_PROTOCOL_VERSION",
+    "NO_PROTOCOLS_AVAILABLE",
+    "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+    "UNEXPECTED_EOF_WHILE_READING",  # version-intolerant: closes on a TLS 1.2+ ClientHello
+}
+
+_AWAITED = {
+    Phase.CONNECT: "the connection",
+    Phase.BANNER: "the 220 greeting",
+    Phase.TLS: "the TLS handshake",
+    Phase.DATA: "the DATA exchange",
+}
 
 
 class _Stop(Exception):  # control flow inside this module; never escapes it
-    def __init__(self, failure: PhaseFailure) -> None:
+    def __init__(self, failure: PhaseFailure, error: Exception | None = None) -> None:
         super().__init__(failure.detail)
         self.failure = failure
+        self.error = error  # what the network raised, if anything
+
+
+class _BoundedClient(SmtpClient):
+    """An :class:`SmtpClient` whose connection keeps to a :class:`Deadline`: the connect, each
+    read and write, and the TLS handshake wait at most what the deadline has left."""
+
+    def __init__(self, transcript: Transcript, deadline: Deadline) -> None:
+        super().__init__(transcript, deadline.per_read)
+        self.deadline = deadline
+
+    def connect(self, address: str, port: int) -> None:
+        self.timeout = self.deadline.budget()
+        try:
+            super().connect(address, port)
+        finally:
+            self.timeout = self.deadline.per_read
+        self._sock = bounded_socket(self._socket(), self.deadline)
+
+
+def _worth_probing(error: Exception | None) -> bool:
+    """A handshake failure that a relay speaking only TLS 1.0/1.1 would cause."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(error, ssl.SSLEOFError):
+        return True
+    if isinstance(error, ssl.SSLError):
+        return (error.reason or "") in _VERSION_REASONS
+    return isinstance(error, ConnectionError)  # reset or aborted mid-handshake
 
 
 def _mechanisms(extensions: Sequence[str]) -> tuple[str, ...]:
@@ -65,31 +132,65 @@ class _Session:
         endpoint: RelayEndpoint,
         deployed: DeployedSmtp,
         transcript: Transcript,
-        timeout: float,
+        deadline: Deadline,
         resolve: Resolver,
         base: RelaySession,
     ) -> None:
         self.endpoint = endpoint
         self.deployed = deployed
         self.transcript = transcript
-        self.timeout = timeout
+        self.deadline = deadline
+        self.timeout = deadline.per_read
         self.resolve = resolve
-        self.client = SmtpClient(transcript, timeout)
-        self.context = tls_context(endpoint.ca_file)
+        self.client = _BoundedClient(transcript, deadline)
+        self.context = bounded_tls(tls_context(endpoint.ca_file), deadline)
         self.seen = replace(base, started_at=_now())  # what is observed, field by field
         self.completed: list[Phase] = []
         self.timings: list[tuple[str, int]] = []
+        self.address: str | None = None  # the address connected to
 
     @contextlib.contextmanager
     def phase(self, phase: Phase) -> Iterator[None]:
         start = time.monotonic()
+        self.deadline.begin_phase()
         try:
             yield
         except (OSError, ProbeError) as exc:  # ssl.SSLError and TimeoutError are OSErrors
-            raise _Stop(failure_from(phase, exc, self.timeout)) from None
+            timed_out = isinstance(exc, TimeoutError)
+            if isinstance(exc, DeadlineExceeded) or (timed_out and self.deadline.expired):
+                raise _Stop(self.deadline_failure(phase), exc) from None
+            raise _Stop(failure_from(phase, exc, self.timeout), exc) from None
         finally:
             self.timings.append((phase.value, round((time.monotonic() - start) * 1000)))
         self.completed.append(phase)
+
+    def deadline_failure(self, phase: Phase) -> PhaseFailure:
+        """The phase ran out of time: the session's deadline, or the phase's while the server
+        was still trickling bytes (a plain "no answer" when it sent nothing at all)."""
+        deadline = self.deadline
+        awaited = _AWAITED.get(phase, f"the {phase} reply")
+        trickled = (
+            f"{deadline.received} octets arrived in {deadline.reads} reads"
+            if deadline.received
+            else "nothing arrived"
+        )
+        if deadline.session_ended:
+            detail = (
+                f"the {deadline.session_limit:g} s session deadline ran out in {phase}, before "
+                f"{awaited} completed ({trickled} in its last {deadline.phase_elapsed():.1f} s)"
+            )
+            return PhaseFailure(phase, Outcome.TIMEOUT, detail, cause=Cause.DEADLINE)
+        limit = deadline.phase_limit
+        if deadline.received:
+            detail = (
+                f"{awaited} did not complete within the {limit:g} s phase deadline: {trickled} "
+                "(a server trickling its reply, slow-loris style)"
+            )
+            return PhaseFailure(phase, Outcome.TIMEOUT, detail, cause=Cause.DEADLINE)
+        if phase is Phase.TLS:
+            detail = f"{awaited} did not complete within {limit:g} s"
+            return PhaseFailure(phase, Outcome.TIMEOUT, detail)
+        return PhaseFailure(phase, Outcome.TIMEOUT, f"no answer within {limit:g} s")
 
     def stop(self, phase: Phase, outcome: Outcome, detail: str, cause: Cause) -> _Stop:
         return _Stop(PhaseFailure(phase, outcome, detail, cause=cause))
@@ -122,10 +223,13 @@ class _Session:
             for address in addresses:
                 try:
                     self.client.connect(address, port)
+                except DeadlineExceeded:
+                    raise
                 except OSError as exc:
                     self.transcript.event(f"connect {address}:{port}: {exc.strerror or exc}")
                     error = exc
                     continue
+                self.address = address
                 self.seen = replace(self.seen, connected_to=f"{address}:{port}")
                 self.transcript.event(f"connected to {address}:{port}")
                 break
@@ -133,6 +237,14 @@ class _Session:
                 raise error
 
     def run_handshake(self, mode: TlsMode) -> None:
+        try:
+            self._handshake(mode)
+        except _Stop as stop:
+            if not _worth_probing(stop.error):
+                raise
+            raise _Stop(self.probe_tls_version(stop.failure, mode)) from None
+
+    def _handshake(self, mode: TlsMode) -> None:
         with self.phase(Phase.TLS):
             sock = self.client.start_tls(self.context, self.endpoint.host)
             tls = tls_facts(sock, mode, self.endpoint.host)
@@ -145,6 +257,62 @@ class _Session:
                 detail = f"{tls.version} negotiated: below TLS 1.2"
                 raise self.stop(Phase.TLS, Outcome.REFUSED, detail, Cause.OLD_TLS)
 
+    def probe_tls_version(self, failure: PhaseFailure, mode: TlsMode) -> PhaseFailure:
+        """After a TLS ≥ 1.2 handshake failed as a TLS 1.0/1.1-only relay makes it fail: one
+        more connection allowing only TLS 1.0/1.1, to name the relay's version. It carries EHLO
+        and STARTTLS (if that is the mode) in clear, as the first did, and nothing at all over
+        its TLS: it is closed right after the handshake. Its client never sees the credentials.
+        """
+        self.transcript.event(
+            "TLS version probe: a second connection allowing only TLS 1.0/1.1, to learn the "
+            "relay's version; it is closed after the handshake, nothing is sent over it"
+        )
+        start = time.monotonic()
+        self.deadline.begin_phase()
+        probe = _BoundedClient(self.transcript, self.deadline)
+        version: str | None = None
+        problem = "no address to connect to"
+        try:
+            if self.address is not None:
+                version = self._probe(probe, mode)
+        except (OSError, ProbeError) as exc:
+            problem = str(exc) or type(exc).__name__
+        finally:
+            probe.close()
+            self.timings.append(("TLS version probe", round((time.monotonic() - start) * 1000)))
+        if version is None:
+            self.transcript.event(f"TLS version probe failed: {problem}")
+            detail = (
+                f"{failure.detail}; a second connection allowing TLS 1.0/1.1 failed too "
+                f"({problem}), so the TLS version alone does not explain it"
+            )
+            return replace(failure, detail=detail)
+        self.transcript.event(f"TLS version probe: the relay negotiated {version}")
+        self.seen = replace(self.seen, probed_tls_version=version)
+        if version in MODERN_TLS:  # cannot happen with a TLS 1.1 ceiling; keep the first story
+            return failure
+        detail = (
+            f"the relay's TLS version is {version}, below the 1.2 SMTP-02 requires (asked for "
+            f"TLS ≥ 1.2: {failure.detail}; a connection allowing TLS 1.0/1.1 negotiated "
+            f"{version} and was closed unused)"
+        )
+        return PhaseFailure(Phase.TLS, Outcome.TLS, detail, cause=Cause.OLD_TLS)
+
+    def _probe(self, probe: SmtpClient, mode: TlsMode) -> str | None:
+        assert self.address is not None
+        probe.connect(self.address, self.endpoint.dial_port)
+        if mode is TlsMode.STARTTLS:
+            for command, code in ((None, 220), (f"EHLO {self._ehlo_name()}", 250),
+                                  ("STARTTLS", 220)):  # fmt: skip
+                reply = probe.read_reply() if command is None else probe.command(command)
+                if reply.code != code:
+                    raise ProbeError(f"answered {reply.code} where {code} was expected")
+        context = bounded_tls(legacy_probe_context(), self.deadline)
+        return probe.start_tls(context, self.endpoint.host).version()
+
+    def _ehlo_name(self) -> str:
+        return self.endpoint.ehlo_name or socket.gethostname() or "localhost"
+
     def run_greeting(self) -> None:
         with self.phase(Phase.BANNER):
             reply = self.client.read_reply()
@@ -153,7 +321,7 @@ class _Session:
         self.run_ehlo()
 
     def run_ehlo(self) -> None:
-        name = self.endpoint.ehlo_name or socket.gethostname() or "localhost"
+        name = self._ehlo_name()
         with self.phase(Phase.EHLO):
             reply = self.expect(Phase.EHLO, self.client.command(f"EHLO {name}"), 250)
             extensions = tuple(line.strip() for line in reply.lines[1:])
@@ -261,6 +429,7 @@ class _Session:
         """QUIT when the connection can still carry it (not after a timeout, a drop or a failed
         handshake, where it would only wait again); errors here change nothing."""
         polite = failure is None or failure.outcome in _POLITE
+        self.deadline.begin_phase()  # QUIT gets a phase's time, within the session's
         if polite and self.client.is_open:
             with contextlib.suppress(OSError, ProbeError):
                 self.client.command("QUIT")
@@ -274,6 +443,11 @@ class _Session:
             failure=failure,
             timings_ms=(*self.timings, ("total", round(self.transcript.elapsed() * 1000))),
             transcript=self.transcript.lines(),
+            deadlines_s=(
+                ("read", self.deadline.per_read),
+                ("phase", self.deadline.phase_limit),
+                ("session", self.deadline.session_limit),
+            ),
         )
 
 
@@ -294,11 +468,18 @@ def run_relay_session(
     dns_resolve: Resolver | None = None,
     hosts: Sequence[str] = (),
     target: str | None = None,
+    phase_timeout: float | None = None,
+    session_timeout: float | None = None,
 ) -> RelaySession:
     """The whole SMTP conversation with one relay endpoint, as data (SMTP-01…04).
 
     ``send=False`` (``--no-send``) connects, negotiates TLS and authenticates, then quits.
-    ``timeout`` (default: the endpoint's) bounds each network operation. ``dns_resolve`` is the
+    ``timeout`` (default: the endpoint's) bounds each network operation; ``phase_timeout``
+    (default: ``timeout``) each phase, however the server paces its bytes, and
+    ``session_timeout`` (default: :data:`SESSION_DEADLINE_FACTOR` × ``phase_timeout``) the
+    whole session; a phase that runs out of time fails with outcome TIMEOUT. The resolver is
+    not interruptible: its own timeouts bound the resolve phase, which counts towards the
+    session's deadline. ``dns_resolve`` is the
     run's resolver (default: the system's); it is not used when the endpoint has a
     ``connect_address``. ``hosts`` are the hosts sharing this credential set, for the evidence
     and the message body. A bad ``ca_file`` raises ConfigError (operator input, not the relay).
@@ -306,11 +487,14 @@ def run_relay_session(
     REDACTOR.register(deployed.password, [deployed.username] if deployed.username else [])
     transcript = Transcript()
     limit = timeout or endpoint.timeout
+    phase_limit = phase_timeout or limit
+    session_limit = session_timeout or SESSION_DEADLINE_FACTOR * phase_limit
+    deadline = Deadline(limit, phase_limit, session_limit)
     base = _base(
         target or relay_target(endpoint, deployed), endpoint, deployed, recipient, send, hosts
     )
     resolve = dns_resolve or system_resolve
-    session = _Session(endpoint, deployed, transcript, limit, resolve, base)
+    session = _Session(endpoint, deployed, transcript, deadline, resolve, base)
     failure: PhaseFailure | None = None
     try:
         session.run_connect(session.run_resolve())

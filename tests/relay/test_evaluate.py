@@ -72,7 +72,7 @@ P, F, E, S = Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP
         (Phase.RESOLVE, Outcome.NAME, None, [F, S, S, S]),
         (Phase.RESOLVE, Outcome.TIMEOUT, None, [E, S, S, S]),  # the resolver said nothing
         (Phase.CONNECT, Outcome.NETWORK, None, [F, S, S, S]),
-        (Phase.TLS, Outcome.CERTIFICATE, None, [P, F, S, S]),  # implicit: greeting behind TLS
+        (Phase.TLS, Outcome.CERTIFICATE, None, [E, F, S, S]),  # implicit: no greeting was read
         (Phase.BANNER, Outcome.REPLY, 554, [F, P, S, S]),
         (Phase.BANNER, Outcome.REPLY, 421, [E, P, S, S]),
         (Phase.AUTH, Outcome.REPLY, 535, [P, P, F, S]),
