@@ -25,14 +25,25 @@ MAX_MX_NAMES = 10  # RFC 7208 §4.6.4
 MAX_STRING_OCTETS = 255  # RFC 1035 §3.3, RFC 7208 §3.3
 ADVISED_RECORD_OCTETS = 450  # RFC 7208 §3.4: keep the answer inside 512 octets
 
-_TERM = re.compile(r"^([-+~?]?)([a-z][a-z0-9_.-]*)(?:([:=/])(.*))?$", re.IGNORECASE | re.DOTALL)
-_MACRO = re.compile(r"%(?:\{([a-zA-Z])([0-9]*)(r?)([-.+,/_=]*)\}|[%_-])")
+# RFC 7208 §12. Every regex here is used with fullmatch (``$`` would accept a trailing LF).
+_VERSION = "v=spf1"
+_NAME = r"[a-z][a-z0-9_.-]*"  # name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
+_MODIFIER = re.compile(rf"({_NAME})=(.*)", re.IGNORECASE | re.DOTALL)
+_DIRECTIVE = re.compile(rf"([-+~?]?)({_NAME})([:/].*)?", re.IGNORECASE | re.DOTALL)
+_VISIBLE = re.compile(r"[\x21-\x7e]*")  # what a term may hold: no SP, no control, ASCII only
+_MACRO = re.compile(r"%(?:\{([a-zA-Z])([0-9]*)([rR]?)([-.+,/_=]*)\}|[%_-])")
 _MACRO_LETTERS = frozenset("slodiphv")  # RFC 7208 §7.2
 _EXP_ONLY_LETTERS = frozenset("crt")  # RFC 7208 §7.2: only in explanation strings
-_TOPLABEL = re.compile(r"^(?:[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+-[a-z0-9-]*[a-z0-9])$")
-_CIDR4 = r"(?:0|[1-9][0-9]?)"
-_CIDR6 = r"(?:0|[1-9][0-9]{0,2})"
-_DUAL_CIDR = re.compile(rf"^(?:/({_CIDR4}))?(?://({_CIDR6}))?$")
+_TOPLABEL = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*|[a-z0-9]+-[a-z0-9-]*[a-z0-9]", re.IGNORECASE)
+_CIDR4 = re.compile(r"0|[1-9][0-9]?")  # ip4-cidr-length digits, 0-32 checked apart
+_CIDR6 = re.compile(r"0|[1-9][0-9]{0,2}")  # ip6-cidr-length digits, 0-128 checked apart
+# [ ":" domain-spec ] [ dual-cidr-length ] of a and mx. A domain-spec never ends in "/" DIGIT
+# (it ends in a toplabel, a "." or a macro-expand), so a trailing "/<digits>" and "//<digits>"
+# can only be the dual-cidr-length: the lazy prefix leaves them to the suffix.
+_A_MX_ARGUMENTS = re.compile(r"(.*?)(?:/([0-9]+))?(?://([0-9]+))?", re.DOTALL)
+_CIDR_SUFFIX = re.compile(r"/[0-9]+\Z")  # with search: a trailing "/<digits>"
+_MACRO_MARK = "\0"  # stands for a macro-expand when counting labels: never empty or a dot
+_WHITESPACE = {"\t": "TAB", "\n": "LF", "\r": "CR", "\v": "VT", "\f": "FF"}
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,8 @@ class SpfRecord:
 
 def is_spf_text(text: str) -> bool:
     """``v=spf1`` then a space or the end (RFC 7208 §4.5; the version is case-insensitive)."""
-    head = text[:7].lower()
-    return head == "v=spf1" or head == "v=spf1 "
+    head = text[: len(_VERSION)]
+    return head.isascii() and head.lower() == _VERSION and text[len(_VERSION) :][:1] in ("", " ")
 
 
 def select_spf_records(texts: Iterable[str]) -> tuple[str, ...]:
@@ -113,11 +124,19 @@ def select_spf_records(texts: Iterable[str]) -> tuple[str, ...]:
 
 
 def parse_spf_record(text: str) -> SpfRecord:
-    """Parse one SPF record (the joined TXT strings); never raises for bad input."""
+    """Parse one SPF record (the joined TXT strings); never raises for bad input.
+
+    ``record = version terms *SP`` and ``terms = *( 1*SP ( directive / modifier ) )`` (RFC 7208
+    §12): terms are separated by one or more SP (%x20) only, so a TAB, CR or LF is part of the
+    term it sits in and makes that term, hence the record, a permerror (§4.6.1).
+    """
     issues: list[Issue] = []
-    tokens = text.split()
-    if not tokens or tokens[0].lower() != "v=spf1":
-        issue = Issue("version", "the record does not start with v=spf1", "RFC 7208 §4.5")
+    if not is_spf_text(text):
+        issue = Issue(
+            "version",
+            "the record does not start with v=spf1 followed by a space or its end",
+            "RFC 7208 §4.5",
+        )
         return SpfRecord(text, (), (issue,))
     if len(text.encode()) > ADVISED_RECORD_OCTETS:
         issues.append(
@@ -130,7 +149,9 @@ def parse_spf_record(text: str) -> SpfRecord:
             )
         )
     terms: list[SpfTerm] = []
-    for token in tokens[1:]:
+    for token in text[len(_VERSION) :].split(" "):
+        if not token:
+            continue  # 1*SP between terms, *SP at the end
         term, problems = _parse_term(token)
         issues.extend(problems)
         if term is not None:
@@ -143,31 +164,42 @@ def _syntax(token: str, why: str, reference: str = "RFC 7208 §12") -> Issue:
     return Issue("syntax", f"{token!r}: {why}", reference)
 
 
+def _bad_characters(token: str) -> Issue:
+    spaces = sorted({_WHITESPACE[char] for char in token if char in _WHITESPACE})
+    if spaces:
+        return _syntax(
+            token,
+            f"contains {', '.join(spaces)}: terms are separated by spaces (SP) only",
+            "RFC 7208 §4.6.1, §12",
+        )
+    return _syntax(token, "only visible ASCII (%x21-7E) is allowed in a term", "RFC 7208 §3, §12")
+
+
 def _parse_term(token: str) -> tuple[SpfTerm | None, list[Issue]]:
-    match = _TERM.match(token)
+    """``directive / modifier``: a modifier's name is followed at once by "=" (RFC 7208 §4.6.1)."""
+    if not _VISIBLE.fullmatch(token):
+        return None, [_bad_characters(token)]
+    modifier = _MODIFIER.fullmatch(token)
+    if modifier is not None:
+        return _parse_modifier(token, modifier.group(1).lower(), modifier.group(2))
+    if token[:1] in QUALIFIERS and _MODIFIER.fullmatch(token[1:]):
+        return None, [_syntax(token, "a modifier takes no qualifier")]
+    match = _DIRECTIVE.fullmatch(token)
     if match is None:
         return None, [_syntax(token, "not a mechanism or modifier")]
-    qualifier, name, sep, value = match.groups()
-    name = name.lower()
-    if sep == "=":
-        return _parse_modifier(token, qualifier, name, value or "")
+    qualifier, name, rest = match.group(1) or "+", match.group(2).lower(), match.group(3) or ""
     if name not in MECHANISMS:
         return None, [_syntax(token, f"unknown mechanism {name!r}", "RFC 7208 §4.6.1")]
-    qualifier = qualifier or "+"
     if name == "all":
-        if sep:
-            return None, [_syntax(token, "all takes no argument")]
+        if rest:
+            return None, [_syntax(token, "all takes no argument", "RFC 7208 §5.1")]
         return SpfTerm(token, name, qualifier), []
     if name in ("ip4", "ip6"):
-        return _parse_network(token, qualifier, name, sep, value or "")
-    return _parse_domain_mechanism(token, qualifier, name, sep, value or "")
+        return _parse_network(token, qualifier, name, rest)
+    return _parse_domain_mechanism(token, qualifier, name, rest)
 
 
-def _parse_modifier(
-    token: str, qualifier: str, name: str, value: str
-) -> tuple[SpfTerm | None, list[Issue]]:
-    if qualifier:
-        return None, [_syntax(token, "a modifier takes no qualifier")]
+def _parse_modifier(token: str, name: str, value: str) -> tuple[SpfTerm | None, list[Issue]]:
     term = SpfTerm(token, name, domain=value)
     if name in ("redirect", "exp"):
         problems = check_domain_spec(value, token)
@@ -182,21 +214,24 @@ def _parse_modifier(
 
 
 def _parse_network(
-    token: str, qualifier: str, name: str, sep: str | None, value: str
+    token: str, qualifier: str, name: str, rest: str
 ) -> tuple[SpfTerm | None, list[Issue]]:
-    if sep != ":" or not value:
-        return None, [_syntax(token, f"{name} needs ':' and a network")]
-    address, _, length = value.partition("/")
+    """``ip4 ":" ip4-network [ ip4-cidr-length ]``, the same for ip6 (RFC 7208 §5.6)."""
+    if not rest.startswith(":") or rest == ":":
+        return None, [_syntax(token, f"{name} needs ':' and a network", "RFC 7208 §5.6")]
+    value = rest[1:]
+    address, slash, length = value.partition("/")
     limit, pattern = (32, _CIDR4) if name == "ip4" else (128, _CIDR6)
-    if length and (not re.fullmatch(pattern, length) or int(length) > limit):
+    if slash and length.startswith("/"):
+        return None, [_syntax(token, f"{name} takes one prefix length, not a dual-cidr-length")]
+    if slash and (not pattern.fullmatch(length) or int(length) > limit):
         return None, [_syntax(token, f"prefix length must be 0-{limit} without leading zeros")]
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    parsed = _ip_address(address)
+    if parsed is None:
         return None, [_syntax(token, f"{address!r} is not an IP address")]
     if parsed.version != (4 if name == "ip4" else 6):
         return None, [_syntax(token, f"{address!r} is not an IPv{name[-1]} address")]
-    cidr = int(length) if length else None
+    cidr = int(length) if slash else None
     return SpfTerm(
         token,
         name,
@@ -207,38 +242,70 @@ def _parse_network(
     ), []
 
 
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """ip4-network (dotted quad, no leading zeros) or ip6-network (RFC 4291 §2.2, no zone)."""
+    if "%" in text:  # Python accepts an IPv6 zone index ("fe80::1%eth0"); RFC 4291 has none
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def _parse_domain_mechanism(
-    token: str, qualifier: str, name: str, sep: str | None, value: str
+    token: str, qualifier: str, name: str, rest: str
 ) -> tuple[SpfTerm | None, list[Issue]]:
-    domain, cidr_text = value, ""
-    if sep == "/":
-        domain, cidr_text = "", "/" + value
-    elif sep == ":" and name in ("a", "mx") and "/" in value:
-        cut = value.index("/")
-        domain, cidr_text = value[:cut], value[cut:]
-    if name in ("include", "exists") and (sep != ":" or not domain):
-        return None, [_syntax(token, f"{name} needs ':' and a domain")]
-    if sep == ":" and not domain:
-        return None, [_syntax(token, "':' must be followed by a domain")]
-    if cidr_text and name not in ("a", "mx"):
-        return None, [_syntax(token, f"{name} takes no prefix length")]
+    """include, exists, ptr, a, mx: ``[ ":" domain-spec ]``, a dual-cidr-length for a and mx.
+
+    A domain-spec may hold ':' and '/' (macro-literal, RFC 7208 §7.1): only a trailing
+    ``/<digits>``, ``//<digits>`` or both is a prefix length (§5.3, §5.4, §12).
+    """
+    section = {"include": "§5.2", "a": "§5.3", "mx": "§5.4", "ptr": "§5.5", "exists": "§5.7"}
+    reference = f"RFC 7208 {section[name]}"
     cidr4 = cidr6 = None
-    if cidr_text:
-        match = _DUAL_CIDR.match(cidr_text)
-        if match is None or not any(match.groups()):
-            return None, [_syntax(token, "bad dual-cidr-length")]
-        cidr4 = int(match.group(1)) if match.group(1) else None
-        cidr6 = int(match.group(2)) if match.group(2) else None
-        if (cidr4 or 0) > 32 or (cidr6 or 0) > 128:
-            return None, [_syntax(token, "prefix length out of range")]
-    problems = check_domain_spec(domain, token) if domain else []
+    argument = rest
+    if name in ("a", "mx"):
+        match = _A_MX_ARGUMENTS.fullmatch(rest)
+        argument, four, six = match.groups() if match else (rest, None, None)
+        if argument and not argument.startswith(":"):
+            return None, [_syntax(token, "bad dual-cidr-length", reference)]
+        if four is not None:
+            if not _CIDR4.fullmatch(four) or int(four) > 32:
+                why = "the IPv4 prefix length must be 0-32 without leading zeros"
+                return None, [_syntax(token, why, reference)]
+            cidr4 = int(four)
+        if six is not None:
+            if not _CIDR6.fullmatch(six) or int(six) > 128:
+                why = "the IPv6 prefix length must be 0-128 without leading zeros"
+                return None, [_syntax(token, why, reference)]
+            cidr6 = int(six)
+    elif rest.startswith("/"):
+        return None, [_syntax(token, f"{name} takes no prefix length", reference)]
+    if not argument:
+        if name in ("include", "exists"):
+            return None, [_syntax(token, f"{name} needs ':' and a domain", reference)]
+        return SpfTerm(token, name, qualifier, cidr4=cidr4, cidr6=cidr6), []
+    domain = argument[1:]  # the argument is ":" domain-spec: _DIRECTIVE and the checks above
+    if not domain:
+        if name in ("include", "exists"):
+            return None, [_syntax(token, f"{name} needs ':' and a domain", reference)]
+        return None, [_syntax(token, "':' must be followed by a domain", reference)]
+    if name not in ("a", "mx") and _CIDR_SUFFIX.search(domain):
+        return None, [_syntax(token, f"{name} takes no prefix length", reference)]
+    problems = check_domain_spec(domain, token)
     if problems:
         return None, problems
     return SpfTerm(token, name, qualifier, domain=domain, cidr4=cidr4, cidr6=cidr6), []
 
 
 def check_macro_string(value: str, token: str, *, allow_exp_letters: bool) -> list[Issue]:
-    """Problems in a macro-string (RFC 7208 §7.1): bad ``%`` escapes or letters."""
+    """Problems in a macro-string (RFC 7208 §7.1): bad ``%`` escapes, letters or characters.
+
+    ``macro-string = *( macro-expand / macro-literal )``; macro-literal is %x21-24 / %x26-7E.
+    """
+    if not _VISIBLE.fullmatch(value):
+        return [_syntax(token, "only visible ASCII is allowed", "RFC 7208 §7.1")]
+    allowed = _MACRO_LETTERS | (_EXP_ONLY_LETTERS if allow_exp_letters else frozenset())
     position = 0
     while (percent := value.find("%", position)) >= 0:
         match = _MACRO.match(value, percent)
@@ -247,28 +314,48 @@ def check_macro_string(value: str, token: str, *, allow_exp_letters: bool) -> li
         letter = (match.group(1) or "").lower()
         if match.group(2) and int(match.group(2)) == 0:
             return [_syntax(token, "a macro's digit transformer must be nonzero", "RFC 7208 §7.3")]
-        allowed = _MACRO_LETTERS | (_EXP_ONLY_LETTERS if allow_exp_letters else frozenset())
         if letter and letter not in allowed:
             return [_syntax(token, f"macro letter {letter!r} not allowed here", "RFC 7208 §7.2")]
         position = match.end()
-    if any(not 0x21 <= ord(char) <= 0x7E for char in value):
-        return [_syntax(token, "only visible ASCII is allowed", "RFC 7208 §7.1")]
     return []
 
 
 def check_domain_spec(value: str, token: str) -> list[Issue]:
-    """A domain-spec: a macro-string ending in ``.toplabel`` or a macro (RFC 7208 §7.1, §12)."""
+    """``domain-spec = macro-string domain-end``, ``domain-end = ( "." toplabel [ "." ] ) /
+    macro-expand`` (RFC 7208 §7.1, §12); then what no expansion can repair: an empty label, or,
+    without macros, a label over 63 octets or a name over 253 (RFC 1035 §2.3.4, §3.1)."""
+    if not value:
+        return [_syntax(token, "the domain-spec is empty")]
     problems = check_macro_string(value, token, allow_exp_letters=False)
     if problems:
         return problems
-    if re.search(r"%\{[a-zA-Z][0-9]*r?[-.+,/_=]*\}\.?$", value):
-        return []
-    labels = value.rstrip(".").split(".")
-    if len(labels) < 2 or not _TOPLABEL.match(labels[-1].lower()) or "" in labels:
-        return [_syntax(token, f"{value!r} is not a fully qualified domain name")]
-    if any(len(label) > 63 for label in labels) or len(value.rstrip(".")) > 253:
+    macros = list(_MACRO.finditer(value))
+    tail = value[macros[-1].end() :] if macros else value  # the literal text after the last macro
+    if (tail or not macros) and not _ends_in_toplabel(tail):
+        return [
+            _syntax(
+                token,
+                f"{value!r} is not a fully qualified domain name: it must end in a macro or in "
+                "'.' and a top label (not all digits, no leading or trailing '-')",
+                "RFC 7208 §7.1",
+            )
+        ]
+    skeleton = _MACRO.sub(_MACRO_MARK, value)  # a label with a macro: length unknown
+    name = skeleton[:-1] if skeleton.endswith(".") else skeleton
+    labels = name.split(".")
+    if "" in labels:
+        return [_syntax(token, f"{value!r} has an empty label", "RFC 1035 §3.1")]
+    too_long = any(len(label) > 63 for label in labels if _MACRO_MARK not in label)
+    if too_long or (_MACRO_MARK not in name and len(name) > 253):
         return [_syntax(token, f"{value!r} is too long for a domain name", "RFC 1035 §2.3.4")]
     return []
+
+
+def _ends_in_toplabel(literal: str) -> bool:
+    """``"." toplabel [ "." ]`` at the end of ``literal``."""
+    body = literal[:-1] if literal.endswith(".") else literal
+    _, dot, top = body.rpartition(".")
+    return bool(dot) and _TOPLABEL.fullmatch(top) is not None
 
 
 def _record_issues(terms: list[SpfTerm]) -> list[Issue]:

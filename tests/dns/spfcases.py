@@ -65,6 +65,12 @@ SPF_CASES: dict[str, list[str]] = {
     "spf10": ["v=spf10 -all"],
     "empty": ["v=spf1"],
     "chain": ["v=spf1 include:c1.{o} -all"],
+    # RFC 7208 §12: a domain-spec may hold ':' and '/' (§7.1); only a trailing /<digits> is a
+    # prefix length (§5.3). Terms are separated by SP only (§4.6.1); "/" needs its digits.
+    "colon-domain": ["v=spf1 a:foo:bar/baz.{o} -all"],
+    "colon-domain-cidr": ["v=spf1 a:foo:bar/baz.{o}/24 -all"],
+    "tab": ["v=spf1 ip4:192.0.2.10\t-all"],
+    "bare-slash": ["v=spf1 ip4:192.0.2.0/ -all"],
 }
 
 HELPERS = [
@@ -74,6 +80,7 @@ HELPERS = [
     "mx MX 10 host.{o}.",
     "mx-cidr MX 10 host.{o}.",
     "nomx A 192.0.2.11",
+    "foo:bar/baz A 192.0.2.10",
     *(f"many-mx MX {n} m{n}.{{o}}." for n in range(1, 12)),
     "192.0.2.55.allow A 127.0.0.2",
     f"spf-cases.example.mac TXT {txt_rdata('v=spf1 ip4:192.0.2.77 -all')}",

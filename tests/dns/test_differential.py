@@ -82,6 +82,30 @@ EXPLAINED_CHECKDMARC: dict[str, dict[str, tuple[Any, Any, str]]] = {
         )
     },
     case_domain("ptr-parent"): {"void": (0, 1, "as for ptr.spf-cases.example (RFC 7208 §5.5)")},
+    **{
+        case_domain(label): {
+            "valid": (
+                True,
+                False,
+                "RFC 7208 §7.1 and §12: a domain-spec is a macro-string, whose macro-literals "
+                "include ':' and '/'; only a trailing '/<digits>' or '//<digits>' is a "
+                "dual-cidr-length (§5.3). checkdmarc cuts the argument at the first '/' and "
+                "reads '/baz...' as a prefix length. pyspf agrees with us (the RFC 7208 test "
+                "suite's a-colon-domain).",
+            )
+        }
+        for label in ("colon-domain", "colon-domain-cidr")
+    },
+    case_domain("tab"): {
+        "valid": (
+            False,
+            True,
+            "RFC 7208 §4.6.1 and §12: terms = *( 1*SP ( directive / modifier ) ), so only SP "
+            "separates terms and a TAB makes 'ip4:192.0.2.10<TAB>-all' one malformed term "
+            "(the test suite's control-char-policy: permerror). checkdmarc splits on any "
+            "whitespace. pyspf agrees with us.",
+        )
+    },
     "ptr.example": {"void": (0, 1, "as for ptr.spf-cases.example (RFC 7208 §5.5)")},
 }
 
