@@ -8,7 +8,7 @@ toolkit's default, ``EMAILUTIL:sendemail``) or ssmtp through ``/etc/ssmtp/ssmtp.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from smtpcheck.catalogue import Control, get_control
@@ -193,7 +193,7 @@ def _app_values(ev: HostEvidence) -> _Values | None:
     return _Values(dep.source, dep.from_address, dep.username, dep.password, code)
 
 
-def evaluate_settings_match(ev: HostEvidence) -> Finding:
+def _evaluate_settings_match(ev: HostEvidence) -> Finding:
     """CRED-07: each copy's e-mail values against the build-time settings and the app's file."""
     control = get_control("CRED-07")
     if (failed := unobserved(control.id, ev)) is not None:
@@ -419,7 +419,7 @@ def _system_mail_skip(ev: HostEvidence, control_id: str) -> Finding | None:
     )
 
 
-def evaluate_system_mail_tls(ev: HostEvidence) -> Finding:
+def _evaluate_system_mail_tls(ev: HostEvidence) -> Finding:
     """SYS-01: every system-mail path sends with TLS on a port the provider serves with TLS."""
     control = get_control("SYS-01")
     if (early := unobserved(control.id, ev) or _system_mail_skip(ev, control.id)) is not None:
@@ -454,7 +454,7 @@ def evaluate_system_mail_tls(ev: HostEvidence) -> Finding:
     return control.finding(ev.target, Status.PASS, verdicts[0][1], evidence)
 
 
-def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
+def _evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
     """SYS-02: no -xp on a command line; ssmtp.conf protected (root:mail 0640)."""
     control = get_control("SYS-02")
     if (early := unobserved(control.id, ev) or _system_mail_skip(ev, control.id)) is not None:
@@ -489,3 +489,32 @@ def evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
     }
     passed = "no password on a command line" + (", ssmtp.conf protected" if confs else "")
     return _verdict(control, ev, problems, evidence, passed, source("sendemail").remediation)
+
+
+def _unless_unread(
+    evaluate: Callable[[HostEvidence], Finding],
+) -> Callable[[HostEvidence], Finding]:
+    """A control that reads file contents never passes, skips or warns while a copy it judges
+    could not be read (permission denied, binary, over the size cap): it did not evaluate
+    that copy, so the finding is an error naming it. A fail found elsewhere stays a fail."""
+
+    def judged(ev: HostEvidence) -> Finding:
+        finding = evaluate(ev)
+        control = get_control(finding.control_id)
+        unread = [f"{r.path}: {r.unreadable}" for r in _judged_by(ev, control.id)
+                  if r.parsed is None and r.unreadable]  # fmt: skip
+        if not unread or finding.status in (Status.FAIL, Status.ERROR):
+            return finding
+        return control.finding(
+            ev.target, Status.ERROR, f"not evaluated: cannot read {unread[0]}",
+            {**finding.evidence, "unreadable": tuple(unread)},
+            "Read the host's toolkit files through sudo (sudo = true for the host).",
+        )  # fmt: skip
+
+    judged.__doc__ = evaluate.__doc__
+    return judged
+
+
+evaluate_settings_match = _unless_unread(_evaluate_settings_match)
+evaluate_system_mail_tls = _unless_unread(_evaluate_system_mail_tls)
+evaluate_system_mail_secret = _unless_unread(_evaluate_system_mail_secret)

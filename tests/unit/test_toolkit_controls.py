@@ -234,3 +234,20 @@ def test_sys_01_sendemail_tls_options(edit: str, status: Status, text: str) -> N
 
     assert found["SYS-01"].status is status, found["SYS-01"].summary
     assert text in found["SYS-01"].summary
+
+
+@pytest.mark.parametrize(
+    "unreadable", [0, 1, 2], ids=["ssh-settings", "runtime-settings", "script"]
+)
+def test_a_copy_that_could_not_be_read_is_never_a_pass_or_skip(unreadable: int) -> None:
+    """Permission denied on one copy: the controls that read it say so, as an error."""
+    c = replace(CREDS, password=PASSWORDS["plain"])
+    files = toolkit_files(c, "C", App.WORDPRESS, ssmtp=True)
+    files[unreadable] = replace(files[unreadable], content=None, denied=True)
+    found = evaluate(App.WORDPRESS, files, expected_of(c))
+
+    judged = ("CRED-07",) if unreadable < 2 else ("SYS-01", "SYS-02")
+    for control_id in judged:
+        assert found[control_id].status is E, found[control_id].summary
+        assert "permission denied" in found[control_id].summary
+    assert found["CRED-06"].status is P  # modes are still judged from stat
