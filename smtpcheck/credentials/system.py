@@ -23,6 +23,7 @@ from smtpcheck.credentials.evaluate import (
 from smtpcheck.credentials.host import SourceReading
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.credentials.sources import Role, source
+from smtpcheck.credentials.transport import TLS_WORDS
 from smtpcheck.findings import EvidenceValue, Finding, Severity, Status
 from smtpcheck.providers import Confidence, Provider, ProviderCatalogue, TlsMode, digits
 from smtpcheck.remote.facts import StatInfo
@@ -44,12 +45,8 @@ def _worst(problems: list[tuple[Severity, str]]) -> Severity:
     return min((severity for severity, _ in problems), key=_ORDER.index)
 
 
-def _stat_of(reading: SourceReading) -> StatInfo | None:
-    return reading.facts.stat
-
-
 def _describe(reading: SourceReading) -> str:
-    st = _stat_of(reading)
+    st = reading.facts.stat
     if st is None:
         return f"{reading.path}: dangling symlink"
     return f"{reading.path}: {st.mode_text} {st.owner}:{st.group}"
@@ -88,7 +85,7 @@ def evaluate_settings_protected(ev: HostEvidence) -> Finding:
     evidence["copies"] = tuple(_describe(r) for r in copies)
     problems: list[tuple[Severity, str]] = []
     for reading in copies:
-        st = _stat_of(reading)
+        st = reading.facts.stat
         if st is not None:
             problems += _mode_problems(
                 reading.path, st, groups=frozenset({"root"}), other=Severity.CRITICAL
@@ -381,9 +378,6 @@ def system_mail_deployments(ev: HostEvidence) -> list[tuple[str, DeployedSmtp]]:
     return list(found.items())
 
 
-_TLS_WORD = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "no TLS"}
-
-
 def _path_verdict(path: MailPath) -> tuple[Status, str]:
     where = f"{path.host or 'localhost'}:{path.port}"
     if path.tls is TlsMode.NONE:
@@ -397,14 +391,14 @@ def _path_verdict(path: MailPath) -> tuple[Status, str]:
         return Status.FAIL, f"{path.what}: {path.provider.name} does not serve port {path.port}"
     if profile.tls is not path.tls:
         return Status.FAIL, (
-            f"{path.what}: {_TLS_WORD[path.tls]} on port {path.port}, where "
-            f"{path.provider.name} serves {_TLS_WORD[profile.tls]}"
+            f"{path.what}: {TLS_WORDS[path.tls]} on port {path.port}, where "
+            f"{path.provider.name} serves {TLS_WORDS[profile.tls]}"
         )
     if profile.confidence is Confidence.UNCONFIRMED:
         return Status.WARN, (
-            f"{path.what}: {_TLS_WORD[path.tls]} to {where} (unconfirmed: reference tag U)"
+            f"{path.what}: {TLS_WORDS[path.tls]} to {where} (unconfirmed: reference tag U)"
         )
-    return Status.PASS, f"{path.what}: {_TLS_WORD[path.tls]} to {where}"
+    return Status.PASS, f"{path.what}: {TLS_WORDS[path.tls]} to {where}"
 
 
 def _system_mail_skip(ev: HostEvidence, control_id: str) -> Finding | None:
@@ -475,7 +469,7 @@ def _evaluate_system_mail_secret(ev: HostEvidence) -> Finding:
         if isinstance(r.parsed, sysmail.SsmtpConf) and r.parsed.auth_pass is not None
     ]
     for reading in confs:
-        st = _stat_of(reading)
+        st = reading.facts.stat
         if st is not None and st.owner != "root":
             owner = f"{reading.path} is owned by {st.owner}, not root: that user can read it"
             problems.append((Severity.HIGH, owner))

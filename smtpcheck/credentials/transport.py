@@ -14,12 +14,12 @@ from smtpcheck.targets import App
 
 Judgement = tuple[Status, str, str, dict[str, EvidenceValue]]
 
-_TLS_WORD = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "none"}
+TLS_WORDS = {TlsMode.IMPLICIT: "implicit TLS", TlsMode.STARTTLS: "STARTTLS", TlsMode.NONE: "none"}
 
 
 def _served_ports(provider: Provider) -> str:
     return ", ".join(
-        f"{port} ({_TLS_WORD[profile.tls]})" for port, profile in sorted(provider.ports.items())
+        f"{port} ({TLS_WORDS[profile.tls]})" for port, profile in sorted(provider.ports.items())
     )
 
 
@@ -38,7 +38,7 @@ def _port_judgement(provider: Provider, port: int, profile: PortProfile | None) 
 def _unconfirmed(provider: Provider, profile: PortProfile, what: str) -> Judgement:
     return (
         Status.WARN,
-        f"{what}; that {provider.name} serves {_TLS_WORD[profile.tls]} on port {profile.port} "
+        f"{what}; that {provider.name} serves {TLS_WORDS[profile.tls]} on port {profile.port} "
         "is unconfirmed (reference tag U)",
         f"Prefer a port the provider documents: {_served_ports(provider)}.",
         {"provider": provider.name, "port_confidence": profile.confidence.value},
@@ -62,7 +62,7 @@ def _judge_labelled(reading: CredentialReading, catalogue: ProviderCatalogue) ->
     if (bad := _port_judgement(dep.provider, dep.port, profile)) is not None:
         return bad
     assert profile is not None
-    what = f"{dep.provider.name} on port {dep.port} ({_TLS_WORD[profile.tls]})"
+    what = f"{dep.provider.name} on port {dep.port} ({TLS_WORDS[profile.tls]})"
     if profile.confidence is Confidence.UNCONFIRMED:
         return _unconfirmed(dep.provider, profile, what)
     if profile.tls is TlsMode.STARTTLS:
@@ -166,13 +166,13 @@ def _judge_joomla(reading: CredentialReading, catalogue: ProviderCatalogue) -> J
         unconfirmed = profile.confidence is Confidence.UNCONFIRMED  # the mismatch rests on U
         return (
             Status.WARN if unconfirmed else Status.FAIL,
-            f"smtpsecure {secure!r} means {_TLS_WORD[dep.tls]}, but port {port} at "
-            f"{dep.provider.name} is {_TLS_WORD[profile.tls]}"
+            f"smtpsecure {secure!r} means {TLS_WORDS[dep.tls]}, but port {port} at "
+            f"{dep.provider.name} is {TLS_WORDS[profile.tls]}"
             + (" (unconfirmed: reference tag U)" if unconfirmed else ""),
             "Pair 'ssl' with an implicit-TLS port (465) and 'tls' with a STARTTLS port (587).",
             {"provider": dep.provider.name},
         )
-    what = f"{dep.provider.name} at {dep.host}:{port} with {_TLS_WORD[dep.tls]}"
+    what = f"{dep.provider.name} at {dep.host}:{port} with {TLS_WORDS[dep.tls]}"
     if profile.confidence is Confidence.UNCONFIRMED:
         return _unconfirmed(dep.provider, profile, what)
     return Status.PASS, what, "", {"provider": dep.provider.name}
