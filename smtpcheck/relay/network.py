@@ -162,39 +162,32 @@ def _send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
         view = view[sent:]
 
 
-class _BoundedSocket(socket.socket):
-    """A TCP socket whose reads and writes keep to a :class:`Deadline`."""
+class _Bounded:
+    """Reads and writes that keep to ``deadline`` (mixed into the TCP and the TLS socket)."""
 
     deadline: Deadline
 
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        self.settimeout(self.deadline.budget())
-        data = super().recv(bufsize, flags)
+    def recv(self, bufsize: int = 1024, flags: int = 0) -> bytes:
+        self.settimeout(self.deadline.budget())  # type: ignore[attr-defined]
+        data: bytes = super().recv(bufsize, flags)  # type: ignore[misc]
         self.deadline.count(len(data))
         return data
 
     def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
-        _send_all(self, bytes(data), self.deadline)
+        _send_all(self, bytes(data), self.deadline)  # type: ignore[arg-type]
 
 
-class _BoundedTlsSocket(ssl.SSLSocket):
+class _BoundedSocket(_Bounded, socket.socket):
+    """A TCP socket whose reads and writes keep to a :class:`Deadline`."""
+
+
+class _BoundedTlsSocket(_Bounded, ssl.SSLSocket):
     """The TLS socket of a :func:`bounded_tls` context: handshake, reads and writes keep to
     the context's deadline (``SSLContext.sslsocket_class``)."""
-
-    deadline: Deadline
 
     def do_handshake(self, block: bool = False) -> None:
         self.settimeout(self.deadline.budget())
         super().do_handshake(block)
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        self.settimeout(self.deadline.budget())
-        data = super().recv(buflen, flags)
-        self.deadline.count(len(data))
-        return data
-
-    def sendall(self, data: ReadableBuffer, flags: int = 0) -> None:
-        _send_all(self, bytes(data), self.deadline)
 
 
 def bounded_socket(sock: socket.socket, deadline: Deadline) -> socket.socket:
