@@ -114,6 +114,19 @@ class Audit:
                     self._observations = {obs.target.name: obs for obs in results}
             return self._observations
 
+    @property
+    def needs_observations(self) -> bool:
+        """Whether any layer that runs reads the hosts' facts (relay targets do too, but the
+        relay layer never runs split across processes)."""
+        layers = self.config.layers
+        return bool(self.config.targets) and (Layer.HOST in layers or Layer.DNS in layers)
+
+    def adopt_observations(self, observations: Mapping[str, HostObservation]) -> None:
+        """Use facts another process of this run gathered (the pytest-xdist controller's),
+        so that this one connects to no host."""
+        with self._lock:
+            self._observations = dict(observations)
+
     def _observe(self, target: HostTarget) -> HostObservation:
         return fetch_host_facts(
             target,

@@ -10,6 +10,7 @@ by the process that owns the session (not by xdist workers).
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,33 @@ def pytest_configure(config: pytest.Config) -> None:
                 "smtpcheck: the relay layer cannot run under pytest -n (each worker would send "
                 "its own test message); use --layers host,dns with -n, or run without -n"
             )
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None and _OBSERVATIONS in workerinput:
+            # Written by this run's own controller (below), over xdist's pipe to its workers.
+            audit.adopt_observations(pickle.loads(workerinput[_OBSERVATIONS]))  # noqa: S301
+        elif distributed and audit.needs_observations:
+            config.pluginmanager.register(XdistController(audit), "smtpcheck-xdist")
+
+
+_OBSERVATIONS = "smtpcheck_observations"
+
+
+class XdistController:
+    """Registered in the pytest-xdist controller: every host is observed once, here, and its
+    facts handed to each worker as it starts, so no worker connects to any host (one SSH
+    command per host under ``-n`` as without it). Workers collect the same tests from the
+    same facts."""
+
+    def __init__(self, audit: Audit) -> None:
+        self.audit = audit
+        self._payload: bytes | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self._payload is None:
+            # Our own facts to our own worker processes, through xdist's pipe: never shown.
+            self._payload = pickle.dumps(dict(self.audit.observe_hosts()))
+        node.workerinput[_OBSERVATIONS] = self._payload
 
 
 def _path(value: str | None) -> Path | None:

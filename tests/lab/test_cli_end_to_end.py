@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from smtpcheck.lab import seeds
+from smtpcheck.lab.nsd import NsdServer
 from smtpcheck.lab.sshd import LAB_USER, SshLab
 from smtpcheck.secrets import encoded_forms
 from smtpcheck.targets import App
@@ -158,6 +159,31 @@ def test_pytest_checks_directly(fleet: Fleet, tmp_path: Path) -> None:
     assert "12 skipped" in done.stdout  # 4 after CRED-01's fail, 2 × 4 toolkit controls
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["summary"]["pass"] == 5
+
+
+def test_pytest_n_observes_each_host_once(fleet: Fleet, dns_lab: NsdServer, tmp_path: Path) -> None:
+    """Issue 8 item 14: each xdist worker used to observe every host at collection (one SSH
+    command per host per worker); the controller now observes once and hands the facts out."""
+    chosen = [h for h in fleet.lab.hosts if h.name in ("e2e-good", "e2e-wrong", "e2e-gen-c")]
+    before = {h.name: h.sessions() for h in chosen}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/", "-p", "smtpcheck.plugin", "-n", "2",
+         "--hosts", ",".join(h.url() for h in chosen), "--app", "wordpress", "--sudo",
+         "--ssh-identity-file", str(fleet.lab.client_key),
+         "--known-hosts", str(fleet.lab.known_hosts), "--layers", "host,dns",
+         "--nameserver", dns_lab.nameserver, "--report-dir", str(tmp_path), "-q"],
+        capture_output=True, text=True, env=_environ(fleet.lab), timeout=120,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert {h.name: h.sessions() - before[h.name] for h in chosen} == dict.fromkeys(before, 1)
+    report = json.loads((tmp_path / "report.json").read_text())
+    by_target = {(f["control_id"], f["target"]): f["status"] for f in report["findings"]}
+    hosts = {h.url() for h in chosen}
+    assert {t for _, t in by_target if t in hosts} == hosts  # every host judged
+    assert by_target[("CRED-04", chosen[0].url())] == "pass"
+    derived = CREDS.from_address.split("@")[1]  # the DNS targets come from the facts
+    assert {c for c, t in by_target if t == derived} >= {"SPF-01", "DKIM-01", "DMARC-01"}
 
 
 def test_configuration_error_is_one_line_and_exit_2(fleet: Fleet, tmp_path: Path) -> None:
