@@ -15,6 +15,7 @@ import os
 import re
 import secrets as _random
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -108,6 +109,37 @@ def encoded_forms(value: str, users: Iterable[str] = ()) -> set[str]:
             plain = f"{authzid}\0{user}\0{value}".encode(errors="surrogatepass")
             forms.add(base64.b64encode(plain).decode())
     return {form for form in forms if form}
+
+
+ECHO_WINDOW = 6  # the shortest piece of a secret that counts as quoting it
+
+
+class EchoGuard:
+    """Recognises text that quotes a sent secret: any ``ECHO_WINDOW``-character piece of it in
+    a form it travelled in (itself, base64, AUTH PLAIN's blobs) or that a server may write it
+    back in (URL-encoded, a repr). A relay that answers AUTH by echoing the blob cut short, or
+    the password re-encoded, is caught here, where the redactor's whole-form match is not.
+    Its repr shows nothing of the pieces it holds."""
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self, secret: Secret, users: Iterable[str] = ()) -> None:
+        value = secret.reveal()
+        forms = encoded_forms(value, users) | {
+            urllib.parse.quote(value, safe=""),
+            repr(value)[1:-1],
+        }
+        pieces: set[str] = set()
+        for form in forms:
+            n = min(ECHO_WINDOW, len(form))
+            pieces.update(form[i : i + n] for i in range(len(form) - n + 1))
+        self._pieces = frozenset(piece for piece in pieces if piece)
+
+    def echoes(self, text: str) -> bool:
+        return any(piece in text for piece in self._pieces)
+
+    def __repr__(self) -> str:
+        return "EchoGuard(<redacted>)"
 
 
 SHORT_SECRET = 8

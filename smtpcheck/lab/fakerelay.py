@@ -17,6 +17,7 @@ arrived without TLS.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import socket
@@ -24,6 +25,7 @@ import ssl
 import struct
 import threading
 import time
+import urllib.parse
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +60,9 @@ class Fault(enum.StrEnum):
     OLD_TLS_CLOSE = "old-tls-close"  # TLS 1.0/1.1 only; closes on a TLS 1.2+ ClientHello
     OLD_TLS_RESET = "old-tls-reset"  # TLS 1.0/1.1 only; resets on a TLS 1.2+ ClientHello
     TRICKLE = "trickle"  # every reply one byte every ``delay`` seconds; never any TLS
+    ECHO_AUTH = "echo-auth"  # refuses AUTH quoting what it got: the blob, the password, parts
+    CUT_GREETING = "cut-greeting"  # half a 220 line, then the connection drops
+    CUT_EHLO = "cut-ehlo"  # the EHLO reply stops mid-line, then the connection drops
 
 
 _LEGACY = (Fault.OLD_TLS, Fault.OLD_TLS_CLOSE, Fault.OLD_TLS_RESET)
@@ -130,7 +135,22 @@ class _FaultSMTP(SMTP):
             return
         if fault is Fault.SLOW:
             await asyncio.sleep(self.relay.delay)
+        if fault is Fault.CUT_GREETING:
+            await self._cut(f"220 {self.relay.host} ES".encode())
+            return
         await super()._handle_client()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        if self.relay.fault is Fault.CUT_EHLO:
+            await self._cut(f"250-{self.relay.host}\r\n250-PIPELI".encode())
+            return
+        await super().smtp_EHLO(hostname)
+
+    async def _cut(self, partial: bytes) -> None:
+        """Send ``partial`` (no line end) and drop the connection."""
+        self._writer.write(partial)
+        await self._writer.drain()
+        self._hang_up()
 
     async def smtp_DATA(self, arg: str) -> None:
         envelope = self.envelope
@@ -384,6 +404,12 @@ class FakeRelay(LabService):
     ) -> AuthResult:
         if self.fault.name.startswith("AUTH_"):
             return AuthResult(success=False, handled=False, message=self.reply)
+        if self.fault is Fault.ECHO_AUTH and isinstance(data, LoginPassword):
+            login, password = data.login.decode(), data.password.decode()
+            blob = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
+            quoted = urllib.parse.quote(password, safe="")
+            echo = f"535 5.7.8 {blob[:-3]} {login}:{password!r} {quoted} [{password[:7]}]"
+            return AuthResult(success=False, handled=False, message=echo)
         user, password = self._credentials
         ok = (
             isinstance(data, LoginPassword)

@@ -10,13 +10,14 @@ message body is dot-stuffed per RFC 5321 §4.5.2.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import ssl
 from dataclasses import dataclass
 
 from smtpcheck.errors import ProbeError
 from smtpcheck.relay.transcript import Transcript
-from smtpcheck.secrets import REDACTOR
+from smtpcheck.secrets import REDACTOR, EchoGuard
 
 MAX_REPLY_LINE = 8192  # far beyond RFC 5321's 512 octets; longer is a broken server
 MAX_REPLY_LINES = 100
@@ -32,6 +33,10 @@ class MalformedReply(ProbeError):
 
 class ResponseInjection(ProbeError):
     """The server sent data after its STARTTLS reply, before the TLS handshake (RFC 3207 §6)."""
+
+
+# A reply's code, separator and enhanced status code: all an echoing reply keeps.
+_CODES = re.compile(r"[2-5]\d\d[ -]?(?:[245]\.\d{1,3}\.\d{1,3}(?: |$))?")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ class SmtpClient:
         self.timeout = timeout
         self._sock: socket.socket | None = None
         self._buffer = bytearray()
+        # Set once a secret was sent: from then on a reply line quoting any piece of it keeps
+        # only its codes, before the transcript, an exception or the evidence sees its text.
+        self.echo_guard: EchoGuard | None = None
 
     @property
     def is_tls(self) -> bool:
@@ -101,13 +109,10 @@ class SmtpClient:
                 raise MalformedReply(f"a reply line longer than {MAX_REPLY_LINE} octets")
             chunk = sock.recv(4096)
             if not chunk:
+                partial = self._withheld(bytes(self._buffer).decode("utf-8", "replace"))
                 raise ConnectionClosed(
                     "the server closed the connection"
-                    + (
-                        f" after a partial line {REDACTOR.excerpt(bytes(self._buffer))}"
-                        if self._buffer
-                        else ""
-                    )
+                    + (f" after a partial line {REDACTOR.excerpt(partial)}" if partial else "")
                 )
             self._buffer += chunk
 
@@ -116,7 +121,7 @@ class SmtpClient:
         lines: list[str] = []
         code: int | None = None
         for _ in range(MAX_REPLY_LINES):
-            raw = self._readline().decode("utf-8", "replace").rstrip("\r\n")
+            raw = self._withheld(self._readline().decode("utf-8", "replace").rstrip("\r\n"))
             self.transcript.server(raw)
             head, sep = raw[:3], raw[3:4]
             if not head.isdigit() or sep not in ("", " ", "-") or not "2" <= head[0] <= "5":
@@ -130,6 +135,15 @@ class SmtpClient:
             if sep != "-":
                 return SmtpReply(code, tuple(lines))
         raise MalformedReply(f"a reply of more than {MAX_REPLY_LINES} lines")
+
+    def _withheld(self, line: str) -> str:
+        """``line``, or only its reply code and enhanced status code when it quotes a piece
+        of a secret this session sent (RFC 5321 §4.2, RFC 3463)."""
+        if self.echo_guard is None or not self.echo_guard.echoes(line):
+            return line
+        codes = _CODES.match(line)
+        kept = codes.group(0).rstrip() + " " if codes else ""
+        return f"{kept}[text withheld: it quotes the credentials]"
 
     def send_line(self, line: str, *, redacted_as: str | None = None) -> None:
         """Send one command line. With ``redacted_as`` the transcript keeps only the label."""

@@ -48,7 +48,7 @@ from smtpcheck.relay.network import (
 )
 from smtpcheck.relay.outcomes import failure_from, tls_facts
 from smtpcheck.relay.transcript import Transcript
-from smtpcheck.secrets import REDACTOR, fingerprint
+from smtpcheck.secrets import REDACTOR, EchoGuard, fingerprint
 
 MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 SUPPORTED_AUTH = ("PLAIN", "LOGIN")  # RFC 4616, draft-murchison-sasl-login
@@ -375,6 +375,7 @@ class _Session:
                     Cause.NO_AUTH,
                 )
             self.seen = replace(self.seen, auth_mechanism=mechanism)
+            self.client.echo_guard = EchoGuard(password, [user])
             secret = password.reveal()
             if mechanism == "PLAIN":  # RFC 4616: authzid NUL authcid NUL passwd
                 blob = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()

@@ -11,11 +11,17 @@ AUTH ever be sent, which the servers check on their side too.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import socket
 import threading
 import time
+import urllib.parse
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +41,10 @@ from smtpcheck.relay import (
     resolve_endpoint,
     run_relay_session,
 )
-from smtpcheck.secrets import Secret
+from smtpcheck.relay.transcript import render_transcript
+from smtpcheck.reports import write_reports
+from smtpcheck.result import AuditResult
+from smtpcheck.secrets import REDACTOR, Secret, encoded_forms
 from tests.relay.conftest import CANARY, MAILJET_USER, RECIPIENT, deployed
 
 VERSION_MESSAGE = "the relay's TLS version is TLSv1.1, below the 1.2 SMTP-02 requires"
@@ -319,3 +328,76 @@ def test_probe_that_fails_too_keeps_the_handshake_failure(lab_ca: LabCA) -> None
     assert "interception" in smtp02.remediation
     assert RELAY_CONTROLS["SMTP-01"](session).status is Status.ERROR
     _assert_no_auth(None, session)
+
+
+# --- a relay that quotes the credentials back, and replies cut mid-line -----------------------
+
+
+def _secret_forms() -> set[str]:
+    """Every form of the canary a hostile relay can echo, down to 6-character prefixes."""
+    raw = CANARY.encode()
+    blob = base64.b64encode(b"\0" + MAILJET_USER.encode() + b"\0" + raw).decode()
+    forms = encoded_forms(CANARY, [MAILJET_USER]) | {
+        repr(CANARY), urllib.parse.quote(CANARY, safe=""), blob[:-3],
+        base64.b64encode(raw).decode()[:-3],
+    }  # fmt: skip
+    forms |= {CANARY[:n] for n in range(6, len(CANARY))}
+    return forms
+
+
+def _reported(session: RelaySession, directory: Path) -> dict[str, str]:
+    """What an operator gets to see of ``session``: transcript, findings and every report."""
+    findings = evaluate_relay(session)
+    written = write_reports(AuditResult.of(findings, datetime(2026, 12, 2, tzinfo=UTC)), directory)
+    texts = {name: path.read_text() for name, path in written.items()}
+    texts["transcript"] = "\n".join(render_transcript(session.transcript))
+    texts["repr"] = repr(session) + repr(findings)
+    json.loads(texts["json"])  # every report still parses
+    ET.fromstring(texts["junit"])
+    return texts
+
+
+def _leaks(texts: dict[str, str]) -> list[str]:
+    forms = _secret_forms()
+    return [name for name, text in texts.items() if any(form in text for form in forms)]
+
+
+@pytest.mark.parametrize("relay", [{"fault": Fault.ECHO_AUTH}], indirect=True)
+def test_a_relay_echoing_the_credentials_is_never_quoted(
+    relay: FakeRelay, lab_ca: LabCA, tmp_path: Path
+) -> None:
+    """The relay's 535 quotes the AUTH PLAIN blob cut short, the password as a repr, URL-encoded
+    and a 7-character prefix: none of it may reach the transcript, a finding or a report."""
+    REDACTOR.register(Secret(CANARY), [MAILJET_USER])
+    session = _session(relay.address, relay.port, lab_ca, tls=TlsMode.STARTTLS, timeout=5.0)
+    assert "AUTH" in relay.commands(tls=True)  # sent, and only under TLS
+    assert "AUTH" not in relay.commands(tls=False)
+    findings = _by_id(session)
+    assert findings["SMTP-03"].status is Status.FAIL
+    assert findings["SMTP-03"].summary == (
+        "AUTH: the relay answered 535 5.7.8 [text withheld: it quotes the credentials]"
+    )
+    assert _leaks(_reported(session, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("relay", "failing"),
+    [({"fault": Fault.CUT_GREETING}, "BANNER"), ({"fault": Fault.CUT_EHLO}, "EHLO")],
+    indirect=["relay"],
+    ids=["greeting", "ehlo"],
+)
+def test_a_reply_cut_mid_line_fails_smtp01_where_it_was_cut(
+    relay: FakeRelay, lab_ca: LabCA, failing: str, tmp_path: Path
+) -> None:
+    """Half a greeting is no greeting, half an EHLO reply no extension list: SMTP-01 fails
+    naming the phase and the partial line; nothing after it runs."""
+    session = _session(relay.address, relay.port, lab_ca, tls=TlsMode.STARTTLS, timeout=5.0)
+    findings = _by_id(session)
+    assert session.failure is not None and session.failure.phase is Phase[failing]
+    assert findings["SMTP-01"].status is Status.FAIL
+    assert "closed the connection after a partial line" in findings["SMTP-01"].summary
+    assert [findings[c].status for c in ("SMTP-02", "SMTP-03", "SMTP-04")] == [Status.SKIP] * 3
+    if failing == "BANNER":
+        assert session.banner is None
+    _assert_no_auth(relay, session)
+    assert _leaks(_reported(session, tmp_path)) == []
