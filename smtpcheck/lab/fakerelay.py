@@ -405,10 +405,10 @@ class FakeRelay(LabService):
         if self.fault.name.startswith("AUTH_"):
             return AuthResult(success=False, handled=False, message=self.reply)
         if self.fault is Fault.ECHO_AUTH and isinstance(data, LoginPassword):
-            login, password = data.login.decode(), data.password.decode()
-            blob = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
-            quoted = urllib.parse.quote(password, safe="")
-            echo = f"535 5.7.8 {blob[:-3]} {login}:{password!r} {quoted} [{password[:7]}]"
+            login, sent = data.login.decode(), data.password.decode()
+            blob = base64.b64encode(f"\0{login}\0{sent}".encode()).decode()
+            quoted = urllib.parse.quote(sent, safe="")
+            echo = f"535 5.7.8 {blob[:-3]} {login}:{sent!r} {quoted} [{sent[:7]}]"
             return AuthResult(success=False, handled=False, message=echo)
         user, password = self._credentials
         ok = (
