@@ -21,9 +21,17 @@ def xml_safe(text: str) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def _evidence_lines(key: str, value: object) -> list[str]:
+    """One ``key: value`` line; a list or tuple one indented line per item, not its repr."""
+    if isinstance(value, list | tuple):
+        return [f"{key}:"] + [f"  - {item}" for item in value] if value else [f"{key}: (none)"]
+    return [f"{key}: {value}"]
+
+
 def _details(finding: Finding) -> str:
-    lines = [finding.summary, ""]
-    lines += [f"{key}: {value}" for key, value in finding.evidence.items()]
+    lines = [f"{finding.status.value.upper()}: {finding.summary}", ""]
+    for key, value in finding.evidence.items():
+        lines += _evidence_lines(key, value)
     if finding.remediation:
         lines += ["", f"remediation: {finding.remediation}"]
     if finding.references:
@@ -38,12 +46,16 @@ def _testcase(suite: ET.Element, finding: Finding) -> None:
         suite,
         "testcase",
         name=f"{finding.control_id} {title}".strip(),
-        classname=f"smtpcheck.{layer_of(finding).value}",
+        # Per target: CI test views (GitLab keys a case on classname and name) keep one case
+        # per control and target instead of squashing every host's CRED-04 into one.
+        classname=xml_safe(f"smtpcheck.{layer_of(finding).value}.{finding.target}"),
         time="0",
     )
     properties = ET.SubElement(case, "properties")
     for name, value in (("status", finding.status.value), ("severity", finding.severity.value)):
         ET.SubElement(properties, "property", name=name, value=value)
+    if finding.status is Status.WARN:  # JUnit has no warning element: say it where seen
+        ET.SubElement(properties, "property", name="warning", value=xml_safe(finding.summary))
     element = _ELEMENT.get(finding.status)
     if element is not None:
         detail = ET.SubElement(case, element, message=xml_safe(finding.summary))

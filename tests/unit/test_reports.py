@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -161,7 +162,10 @@ def test_junit_one_suite_per_target_and_an_element_per_status() -> None:
         [case] = [c for c in suite.findall("testcase")
                   if (c.get("name") or "").split()[0] == finding.control_id]  # fmt: skip
         properties = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert properties == {"status": finding.status.value, "severity": finding.severity.value}
+        warning = {"warning": finding.summary} if finding.status is Status.WARN else {}
+        assert properties == {
+            "status": finding.status.value, "severity": finding.severity.value, **warning
+        }  # fmt: skip
         children = {child.tag for child in case} - {"properties"}
         expected = _ELEMENT.get(finding.status.value, "system-out")
         assert children == {expected}
@@ -183,7 +187,25 @@ def test_junit_names_controls_with_their_titles() -> None:
     names = {c.get("name") for c in root.iter("testcase")}
     assert "CRED-02 Credential file protected" in names
     assert "XDNS-99" in names  # not in the catalogue: the id alone
-    assert {c.get("classname") for c in root.iter("testcase")} == {"smtpcheck.host"}
+    for suite in root.iter("testsuite"):  # a classname per target: GitLab keys cases on it
+        expected = f"smtpcheck.host.{suite.get('name')}"
+        assert {c.get("classname") for c in suite.iter("testcase")} == {expected}
+    pairs = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_junit_shows_warnings_and_evidence_lists_as_lines() -> None:
+    warned = replace(_findings()[0], status=Status.WARN, summary="weak but working",
+                     evidence={"problems": ("one", "two"), "empty": ()})  # fmt: skip
+    root = _junit(REPORTERS["junit"][1](AuditResult.of([warned], RESULT.started_at)))
+    case = next(root.iter("testcase"))
+    assert ("warning", "weak but working") in [
+        (p.get("name"), p.get("value")) for p in case.iter("property")
+    ]
+    out = case.findtext("system-out") or ""
+    assert out.startswith("WARN: weak but working")
+    assert "problems:\n  - one\n  - two" in out and "empty: (none)" in out
+    assert "('one'" not in out
 
 
 def test_junit_escapes_markup_and_illegal_xml_characters() -> None:
