@@ -263,5 +263,7 @@ class Audit:
             self.findings.append(finding)
 
     def finish(self, *, complete: bool = True) -> AuditResult:
-        self.result = AuditResult.of(self.findings, self.started_at, complete=complete)
+        self.result = AuditResult.of(
+            self.findings, self.started_at, complete=complete, fail_on=self.config.fail_on
+        )
         return self.result

@@ -22,10 +22,20 @@ from smtpcheck.audit import Audit
 from smtpcheck.catalogue import CONTROLS
 from smtpcheck.config import AuditOptions, load_audit_config, require_work
 from smtpcheck.errors import SmtpcheckError
-from smtpcheck.findings import ExitStatus
+from smtpcheck.findings import FAIL_ON, ExitStatus
 from smtpcheck.plugin import CliAudit
 from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
+
+EXIT_CODES = """\
+exit status:
+  0  nothing gates: no fail (at or above --fail-on) and no error
+  1  a fail gates, or a control could not be evaluated (error), or the run did not complete
+  2  usage or configuration error, or nothing to evaluate (one line on stderr; no audit ran)
+
+  One status for "failed" and "could not evaluate": both mean the run cannot vouch for the
+  fleet; report.json's summary tells them apart (fail, error, not_evaluated).
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +68,11 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-send", action="store_true", help="authenticate, but send no message")
     run.add_argument("--report-dir", type=Path, help="where reports go (default: reports/)")
     run.add_argument("--jobs", type=int, help="hosts audited at once (default 8)")
+    run.add_argument(
+        "--fail-on", choices=FAIL_ON,
+        help="exit 1 only for fails of this severity or above (warn: warns too); errors "
+        "always exit 1 (default: any fail or error)",
+    )  # fmt: skip
     ssh = parser.add_argument_group("ssh")
     ssh.add_argument("--known-hosts", type=Path, help="known_hosts file to verify host keys")
     ssh.add_argument(
@@ -77,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smtpcheck", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"smtpcheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    audit = commands.add_parser("audit", help="audit hosts, domains and relay")
+    audit = commands.add_parser(
+        "audit", help="audit hosts, domains and relay", epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     _add_audit_options(audit)
     controls = commands.add_parser("controls", help="list the implemented controls")
     controls.add_argument("--json", action="store_true")
@@ -114,6 +132,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         sudo_password_env=args.sudo_password_env,
         zone_file=args.zone_file,
         dns_timeout=args.dns_timeout,
+        fail_on=args.fail_on,
         expected={k: v for k, v in given.items() if v is not None},
     )
 

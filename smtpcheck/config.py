@@ -8,7 +8,7 @@ Config file (TOML)::
 
     [expected]          # SYSTEM_EMAIL_* (prefer the environment for the password)
     [audit]             # layers, domains, nameservers, report_dir, jobs, no_send, web_users,
-                        # require_credential_file
+                        # require_credential_file, fail_on
     [ssh]               # known_hosts, accept_new_host_keys, command_timeout, max_file_bytes
     [dns]               # timeout, retries, zone_file (pre-flight from a BIND zone file)
     [providers.<key>]   # override or add relay provider profiles (keys: providers.PROVIDER_KEYS)
@@ -33,6 +33,7 @@ from typing import Any
 from smtpcheck.catalogue import Layer
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
+from smtpcheck.findings import FAIL_ON
 from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import (
@@ -68,6 +69,7 @@ _TABLES = {
         "no_send",
         "web_users",
         "require_credential_file",
+        "fail_on",
     },
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
@@ -115,6 +117,7 @@ class AuditOptions:
     sudo_password_env: str | None = None
     zone_file: Path | None = None
     dns_timeout: float | None = None
+    fail_on: str | None = None
     expected: Mapping[str, str] = field(default_factory=dict)  # --provider, --from, ...
 
 
@@ -136,6 +139,7 @@ class AuditConfig:
     web_users: frozenset[str]
     providers: ProviderCatalogue
     require_credential_file: bool = False  # no gen C/D skip of CRED-01…05
+    fail_on: str | None = None  # findings.gates: None = every fail and error
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # mailbox
 
 
@@ -276,6 +280,12 @@ def _dns_settings(options: AuditOptions, data: Mapping[str, Any], where: str) ->
 
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def _fail_on(value: str | None, label: str) -> str | None:
+    if value is None or value in FAIL_ON:
+        return value
+    raise ConfigError(f"{label} must be one of {', '.join(FAIL_ON)}, not {value!r}")
 
 
 def parse_domain(text: str, where: str) -> str:
@@ -437,5 +447,9 @@ def load_audit_config(
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
         providers=catalogue,
         require_credential_file=bool(_typed(audit, "require_credential_file", bool, where)),
+        fail_on=_fail_on(
+            options.fail_on or _typed(audit, "fail_on", str, where),
+            "--fail-on" if options.fail_on else f"{where}: fail_on",
+        ),
         sections={key: data[key] for key in ("mailbox",) if key in data},
     )

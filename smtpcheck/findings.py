@@ -152,8 +152,28 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
 
 
-def exit_status(summary: Summary) -> ExitStatus:
-    """0 when nothing failed or errored, else 1. Decided here and nowhere else."""
-    if summary.counts[Status.FAIL] or summary.counts[Status.ERROR]:
+FAIL_ON = ("critical", "high", "medium", "low", "warn")  # --fail-on's choices
+_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
+
+
+def gates(finding: Finding, fail_on: str | None = None) -> bool:
+    """Whether ``finding`` makes the run exit 1. By default every fail and error does.
+    ``fail_on`` a severity: a fail gates only at that severity or above; ``warn``: warns gate
+    too. An error always gates: a control that could not be evaluated proved nothing, and a
+    run that could not look is never green."""
+    if finding.status is Status.ERROR:
+        return True
+    if finding.status is Status.WARN:
+        return fail_on == "warn"
+    if finding.status is not Status.FAIL:
+        return False
+    if fail_on is None or fail_on == "warn":
+        return True
+    return _RANK[finding.severity] <= _RANK[Severity(fail_on)]
+
+
+def exit_status(findings: Iterable[Finding], fail_on: str | None = None) -> ExitStatus:
+    """1 when a finding gates (see :func:`gates`), else 0. Decided here and nowhere else."""
+    if any(gates(finding, fail_on) for finding in findings):
         return ExitStatus.FINDINGS
     return ExitStatus.OK

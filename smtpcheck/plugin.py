@@ -23,7 +23,7 @@ from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary, terminal_safe
 from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
-from smtpcheck.findings import Finding, Severity, Status
+from smtpcheck.findings import FAIL_ON, ExitStatus, Finding, Severity, Status
 from smtpcheck.mailauth.domain import DomainFacts
 from smtpcheck.relay.targets import RelayEvidence, RelayTarget
 from smtpcheck.reports import write_reports
@@ -61,6 +61,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--sudo-password-env", dest="smtpcheck_sudo_password_env",
         help="environment variable holding the sudo password",
     )  # fmt: skip
+    group.addoption(
+        "--fail-on", dest="smtpcheck_fail_on", choices=FAIL_ON,
+        help="exit 1 only for fails of this severity or above (warn: warns too)",
+    )  # fmt: skip
 
 
 _OWN_OPTIONS = (
@@ -68,6 +72,7 @@ _OWN_OPTIONS = (
     "smtpcheck_nameservers", "smtpcheck_domains", "smtpcheck_layers", "smtpcheck_no_send",
     "smtpcheck_report_dir", "smtpcheck_jobs", "smtpcheck_known_hosts", "smtpcheck_accept_new",
     "smtpcheck_sudo_password_env", "smtpcheck_zone_file", "smtpcheck_dns_timeout",
+    "smtpcheck_fail_on",
 )  # fmt: skip
 
 
@@ -144,6 +149,7 @@ def options_from_pytest(config: pytest.Config) -> AuditOptions:
         sudo_password_env=get("smtpcheck_sudo_password_env"),
         zone_file=_path(get("smtpcheck_zone_file")),
         dns_timeout=get("smtpcheck_dns_timeout"),
+        fail_on=get("smtpcheck_fail_on"),
     )
 
 
@@ -359,7 +365,10 @@ class FindingCollector:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
             return
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-        write_reports(audit.finish(complete=complete), audit.config.report_dir)
+        result = audit.finish(complete=complete)
+        write_reports(result, audit.config.report_dir)
+        if complete and result.exit_status is ExitStatus.OK:
+            session.exitstatus = pytest.ExitCode.OK  # --fail-on: the fails left do not gate
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         audit = self.config.stash.get(AUDIT, None)

@@ -24,6 +24,7 @@ class AuditResult:
     finished_at: datetime
     tool_version: str = __version__
     complete: bool = True  # False: the session ended before every check ran
+    fail_on: str | None = None  # the gate the exit status was decided with (findings.gates)
 
     @classmethod
     def of(
@@ -34,12 +35,13 @@ class AuditResult:
         tool_version: str = __version__,
         *,
         complete: bool = True,
+        fail_on: str | None = None,
     ) -> AuditResult:
         """The result; a run that did not complete is never exit status 0, whatever its
         findings (the report and the process say the same)."""
         ordered = tuple(sorted(findings, key=_finding_order))
         summary = Summary.of(ordered)
-        status = exit_status(summary)
+        status = exit_status(ordered, fail_on)
         if not complete:
             status = max(status, ExitStatus.FINDINGS)
         return cls(
@@ -50,6 +52,7 @@ class AuditResult:
             finished_at or datetime.now(UTC),
             tool_version,
             complete,
+            fail_on,
         )
 
     def targets(self, layer: Layer) -> list[str]:

@@ -17,6 +17,7 @@ def render_json(result: AuditResult) -> str:
         "finished_at": result.finished_at.isoformat(),
         "exit_status": int(result.exit_status),
         "complete": result.complete,
+        "fail_on": result.fail_on or "any fail or error",
         "summary": result.summary.to_dict(),
         "findings": [finding.to_dict() for finding in result.findings],
     }

@@ -141,6 +141,26 @@ def test_mixed_fleet_exits_1_and_reports_every_host(fleet: Fleet, tmp_path: Path
     assert "FAIL  CRED-04   wrong: password differs" in done.stdout
 
 
+@pytest.mark.parametrize(("fail_on", "code"), [(None, 1), ("high", 1), ("critical", 0)])
+def test_fail_on_gates_the_exit_status_by_severity(
+    fleet: Fleet, tmp_path: Path, fail_on: str | None, code: int
+) -> None:
+    """The wrong host fails CRED-04 (high) only: --fail-on critical lets it through, and the
+    report says the same as the process."""
+    wrong = next(h for h in fleet.lab.hosts if h.name == "e2e-wrong")
+    inventory = tmp_path / "wrong.toml"
+    inventory.write_text(
+        f'[defaults]\nidentity_file = "{fleet.lab.client_key}"\nsudo = true\n\n'
+        + _entry("wrong", wrong.url(), App.DRUPAL)
+    )
+    done = _audit(fleet, inventory, tmp_path / "r", *(["--fail-on", fail_on] if fail_on else []))
+    assert done.returncode == code, done.stdout + done.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["exit_status"] == code
+    assert report["fail_on"] == (fail_on or "any fail or error")
+    assert {f["control_id"] for f in report["findings"] if f["status"] == "fail"} == {"CRED-04"}
+
+
 def test_pytest_checks_directly(fleet: Fleet, tmp_path: Path) -> None:
     hosts = ",".join(
         h.url() for h in fleet.lab.hosts if h.name in ("e2e-good", "e2e-wrong")

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from smtpcheck.catalogue import Layer
-from smtpcheck.findings import ExitStatus, Finding, Severity, Status, Summary, exit_status
+from smtpcheck.findings import (
+    ExitStatus,
+    Finding,
+    Severity,
+    Status,
+    Summary,
+    exit_status,
+    gates,
+)
 from smtpcheck.result import AuditResult
 from smtpcheck.secrets import REDACTED, Redactor, Secret, encoded_forms, fingerprint
 
@@ -128,13 +136,44 @@ def _with(*statuses: Status) -> list[Finding]:
     ],
 )
 def test_summary_and_exit_status(statuses: tuple[Status, ...], code: ExitStatus) -> None:
-    summary = Summary.of(_with(*statuses))
+    findings = _with(*statuses)
+    summary = Summary.of(findings)
 
     assert summary.to_dict() == {**{s.value: statuses.count(s) for s in Status},
                                  "not_evaluated": 0}  # fmt: skip
     assert list(summary.to_dict()) == ["pass", "fail", "warn", "skip", "error", "not_evaluated"]
     assert summary.total == len(statuses)
-    assert exit_status(summary) is code
+    assert exit_status(findings) is code
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "gated"),
+    [
+        (None, {"fail/critical", "fail/low", "fail/info", "error/low"}),
+        ("critical", {"fail/critical", "error/low"}),
+        ("high", {"fail/critical", "error/low"}),
+        ("low", {"fail/critical", "fail/low", "error/low"}),
+        ("warn", {"fail/critical", "fail/low", "fail/info", "error/low", "warn/high"}),
+    ],
+)
+def test_fail_on_gates_by_severity_and_errors_always_gate(
+    fail_on: str | None, gated: set[str]
+) -> None:
+    """Issue 9 item 4: --fail-on; a control that could not be evaluated always gates."""
+    cases = {
+        f"{status}/{severity}": dataclasses.replace(
+            FINDING, status=Status(status), severity=Severity(severity)
+        )
+        for status, severity in (("fail", "critical"), ("fail", "low"), ("fail", "info"),
+                                 ("error", "low"), ("warn", "high"), ("pass", "critical"),
+                                 ("skip", "high"))
+    }  # fmt: skip
+    assert {name for name, finding in cases.items() if gates(finding, fail_on)} == gated
+    for name, finding in cases.items():
+        expected = ExitStatus.FINDINGS if name in gated else ExitStatus.OK
+        assert exit_status([finding], fail_on) is expected
+        result = AuditResult.of([finding], datetime(2026, 1, 1, tzinfo=UTC), fail_on=fail_on)
+        assert result.exit_status is expected
 
 
 def test_exit_status_values_are_the_spec_s() -> None:
@@ -172,11 +211,12 @@ def test_an_error_is_counted_once_at_its_root_cause() -> None:
         for c in ("CRED-02", "CRED-03")
     ]  # fmt: skip
 
-    summary = Summary.of([cause, *followers])
+    findings = [cause, *followers]
+    summary = Summary.of(findings)
 
     assert summary.to_dict()["error"] == 1 and summary.to_dict()["not_evaluated"] == 2
     assert summary.counts[Status.ERROR] == 3  # JUnit still has a testcase per finding
-    assert exit_status(summary) is ExitStatus.FINDINGS
+    assert exit_status(findings) is ExitStatus.FINDINGS
 
 
 # --- Secret -------------------------------------------------------------------------------------

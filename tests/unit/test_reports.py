@@ -104,8 +104,10 @@ def test_json_shape() -> None:
     document = json.loads(REPORTERS["json"][1](RESULT))
 
     assert list(document) == ["schema_version", "tool", "started_at", "finished_at",
-                              "exit_status", "complete", "summary", "findings"]  # fmt: skip
+                              "exit_status", "complete", "fail_on", "summary",
+                              "findings"]  # fmt: skip
     assert document["complete"] is True  # added in schema 1: the session ran every check
+    assert document["fail_on"] == "any fail or error"  # added in schema 1: the gate
     assert document["schema_version"] == 1
     assert document["tool"] == {"name": "smtpcheck", "version": "0.0.0-test"}
     assert document["started_at"] == "2026-03-01T02:00:00+00:00"
