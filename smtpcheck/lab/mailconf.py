@@ -261,14 +261,17 @@ def write_dovecot(
     )
 
 
-def write_opendkim_signer(root: Path, port: int, domain: str, selector: str, key: Path) -> None:
-    """opendkim in signing mode for ``domain`` (RFC 6376), relaxed/relaxed, rsa-sha256."""
+def write_opendkim_signer(
+    root: Path, listen: tuple[str, int], domain: str, selector: str, key: Path
+) -> None:
+    """opendkim in signing mode for ``domain`` (RFC 6376), relaxed/relaxed, rsa-sha256, its
+    milter socket on ``listen`` (the stack's address: where postfix's smtpd_milters points)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     (root / "opendkim.conf").write_text(
         "\n".join(
             [
                 "Mode s",
-                f"Socket inet:{port}@127.0.0.1",
+                f"Socket inet:{listen[1]}@{listen[0]}",
                 f"Domain {domain}",
                 f"Selector {selector}",
                 f"KeyFile {key}",
@@ -285,9 +288,9 @@ def write_opendkim_signer(root: Path, port: int, domain: str, selector: str, key
 
 
 def write_opendkim_verifier(
-    root: Path, port: int, nameserver: tuple[str, int], authserv_id: str
+    root: Path, listen: tuple[str, int], nameserver: tuple[str, int], authserv_id: str
 ) -> None:
-    """opendkim in verifying mode, looking keys up in the lab NSD through libunbound."""
+    """opendkim in verifying mode on ``listen``, looking keys up in the lab NSD (libunbound)."""
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     address, ns_port = nameserver
     (root / "unbound.conf").write_text(
@@ -306,7 +309,7 @@ def write_opendkim_verifier(
         "\n".join(
             [
                 "Mode v",
-                f"Socket inet:{port}@127.0.0.1",
+                f"Socket inet:{listen[1]}@{listen[0]}",
                 f"AuthservID {authserv_id}",
                 "AlwaysAddARHeader yes",
                 f"ResolverConfiguration {root}/unbound.conf",

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from smtpcheck.lab import mailconf
 from smtpcheck.lab.certs import LabCA
 from smtpcheck.lab.nsd import txt_rdata
-from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port, require_root
+from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_ports, require_root
 from smtpcheck.secrets import REDACTOR, Secret
 
 LAB_ROOT = Path("/var/lib/smtpcheck-lab")
@@ -147,12 +147,9 @@ class MailStack(LabService):
         self.address = address
         self._own_workdir = workdir is None
         self._workdir = workdir
-        self.submission_port = free_port(address)
-        self.smtps_port = free_port(address)
-        self.mx_port = free_port(address)
-        self.imap_port = free_port(address)
-        self._sign_port = free_port(address)
-        self._verify_port = free_port(address)
+        # Ports are picked by start(), just before the servers bind them (0 until then).
+        self.submission_port = self.smtps_port = self.mx_port = self.imap_port = 0
+        self._sign_port = self._verify_port = 0
         self._dkim_pem, self.dkim_txt = _dkim_key()
         self._closed: socket.socket | None = None
         self.closed_port = 0
@@ -248,6 +245,11 @@ class MailStack(LabService):
         self.ca_file = ca.ca_file
         relay_cert = ca.issue("relay", *self.relay_hosts)
         imap_cert = ca.issue("imap", self.imap_host)
+        # Picked now, in one batch (six distinct ports), not when the stack was built: the key
+        # and certificate generation before this took seconds, in which another lab could take
+        # a port; wait_for_port still fails loudly if one does before our server binds it.
+        (self.submission_port, self.smtps_port, self.mx_port, self.imap_port,
+         self._sign_port, self._verify_port) = free_ports(6, self.address)  # fmt: skip
         local, domain = self.mailbox_address.rsplit("@", 1)
         maildir = root / "mail" / domain / local / "Maildir"
         for folder in (maildir, maildir / ".Junk"):
@@ -293,11 +295,18 @@ class MailStack(LabService):
         key_file.touch(mode=0o600)
         key_file.write_bytes(self._dkim_pem)
         mailconf.write_opendkim_signer(
-            key_dir, self._sign_port, self.signing_domain, self.dkim_selector, key_file
+            key_dir,
+            (self.address, self._sign_port),
+            self.signing_domain,
+            self.dkim_selector,
+            key_file,
         )
         if nameserver:
             mailconf.write_opendkim_verifier(
-                root / "opendkim-verify", self._verify_port, nameserver, self.authserv_id
+                root / "opendkim-verify",
+                (self.address, self._verify_port),
+                nameserver,
+                self.authserv_id,
             )
 
     def _launch(self) -> None:

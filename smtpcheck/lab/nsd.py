@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
+
+from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port, log_tail
 
 _SOA = "@ 3600 IN SOA ns1.{origin}. hostmaster.{origin}. 1 3600 900 604800 60"
 _NS = "@ 3600 IN NS ns1.{origin}."
@@ -51,7 +56,8 @@ class NsdServer(LabService):
         self.workdir = workdir
         self.zones = dict(zones)
         self.address = address
-        self.port = port or free_port(address)
+        self._given_port = port
+        self.port = port or 0  # picked by start(), just before NSD binds it (TCP and UDP)
         self._server: ServerProcess | None = None
 
     @property
@@ -89,23 +95,41 @@ class NsdServer(LabService):
 
     def start(self) -> Self:
         nsd = shutil.which("nsd") or "/usr/sbin/nsd"
+        self.port = self._given_port or free_port(self.address, udp=True)
         config = self._write_config()
         check = shutil.which("nsd-checkconf") or "/usr/sbin/nsd-checkconf"
         result = subprocess.run([check, str(config)], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise LabError(f"nsd config rejected: {result.stdout}{result.stderr}".strip())
-        self._server = ServerProcess(
-            "nsd", [nsd, "-d", "-c", str(config)], self.workdir / "nsd.stdout"
-        )
+        # NSD's output goes to its own log file (nsd.conf logfile), which then says why it failed
+        self._server = ServerProcess("nsd", [nsd, "-d", "-c", str(config)], self.log_path)
         self._server.start()
         self._wait_ready()
         return self
 
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "nsd.log"
+
     def _wait_ready(self, timeout: float = 10.0) -> None:
-        """NSD answers on UDP; TCP listening is the readiness signal it gives."""
+        """NSD listens on TCP (ours, not another lab's), then answers a query over UDP: the
+        transport resolvers (libunbound, dnspython) use first."""
         assert self._server is not None
         self._server.wait_for_port(self.address, self.port, timeout)
-        time.sleep(0.05)  # zones are loaded before the listener, but give the fork a moment
+        origin = next(iter(self.zones), ".").rstrip(".") + "."
+        query = dns.message.make_query(origin, dns.rdatatype.SOA)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                dns.query.udp(query, self.address, port=self.port, timeout=0.2)
+                return
+            except (dns.exception.DNSException, OSError):
+                if not self._server.running():
+                    break
+                time.sleep(0.02)
+        raise LabError(
+            f"nsd does not answer over UDP on {self.nameserver}:\n{log_tail(self.log_path)}"
+        )
 
     def stop(self) -> None:
         if self._server is not None:

@@ -4,7 +4,7 @@
 Each sshd runs in a private mount namespace in which its own directories are bind-mounted on
 those paths (reference/test-lab.md), so every host sees only its own credential files, toolkit
 settings and system-mail configuration while the machine's own stay untouched.
-Hosts listen on distinct 127.0.0.x addresses.
+Hosts listen on distinct 127.x.y.z addresses, each process's in its own block.
 
 Lab users (key-only logins; no password usable through sshd):
 - ``smtpcheck-lab``: sudo without a password, shared by every lab;
@@ -35,16 +35,24 @@ from smtpcheck.lab.proc import LabError, LabService, ServerProcess, free_port, r
 LAB_USER = "smtpcheck-lab"
 SUDOERS_DIR = Path("/etc/sudoers.d")
 _DROPIN_PREFIX = "smtpcheck-lab-"
-_ADDRESSES = itertools.count(2)
+_ADDRESSES = itertools.count()
 _LABS = itertools.count(1)
 _ADDRESS_LOCK = threading.Lock()
+_PROCESS_BLOCKS = 16000  # blocks of 4 × 254 addresses in 127.1.0.0-127.250.255.255
+_HOSTS_PER_PROCESS = 4 * 254
 
 
 def next_loopback_address() -> str:
-    """A 127.0.0.x address not yet handed out by this process."""
+    """A 127.x.y.z address not yet handed out by this process, in a block of addresses found
+    from its pid: labs in several processes (the test session and the demo it runs, xdist
+    workers) do not share addresses (unless their pids are a multiple of 16000 apart), so they
+    never compete for a host's port. 127.0.0.0/16 stays for the servers on 127.0.0.1."""
     with _ADDRESS_LOCK:
         n = next(_ADDRESSES)
-    return f"127.0.{n // 250}.{2 + n % 250}"
+    if n >= _HOSTS_PER_PROCESS:
+        raise LabError(f"a process can run at most {_HOSTS_PER_PROCESS} lab hosts")
+    block = os.getpid() % _PROCESS_BLOCKS
+    return f"127.{1 + block // 64}.{(block % 64) * 4 + n // 254}.{1 + n % 254}"
 
 
 def _run(argv: list[str], what: str, stdin: str | None = None) -> None:
