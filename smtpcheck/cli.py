@@ -8,6 +8,7 @@ failed or errored) or 1. The exit status is decided once, from the findings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from smtpcheck.config import AuditOptions, load_audit_config, require_work
 from smtpcheck.errors import SmtpcheckError
 from smtpcheck.findings import FAIL_ON, ExitStatus
 from smtpcheck.plugin import CliAudit
+from smtpcheck.reports import REPORTERS
 from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
 
@@ -86,6 +88,10 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     ssh.add_argument("--sudo-password-env", metavar="VAR",
                      help="environment variable holding the sudo password")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="json: report.json on stdout and nothing else there (the run's story on stderr)",
+    )  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +191,17 @@ def run_audit(audit: Audit, verbosity: int = 0) -> int:
     return int(audit.result.exit_status)
 
 
+def _run_for_json(audit: Audit, verbosity: int) -> int:
+    """``--format json``: everything the run prints goes to stderr; stdout gets only the
+    report.json document (already scrubbed and written), so ``| jq`` always parses."""
+    with contextlib.redirect_stdout(sys.stderr):
+        status = run_audit(audit, verbosity)
+    report = audit.config.report_dir / REPORTERS["json"][0]
+    if audit.result is not None and report.is_file():
+        sys.stdout.write(report.read_text(encoding="utf-8"))
+    return status
+
+
 def _controls(as_json: bool) -> int:
     if as_json:
         print(json.dumps([control.to_dict() for control in CONTROLS.values()], indent=2))
@@ -208,7 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         environ = environment()  # its repr shows no value, should a traceback print it
         config = load_audit_config(options_from_args(args), environ)
         require_work(config)
-        return run_audit(Audit(config, environ), args.verbose)
+        audit = Audit(config, environ)
+        if args.format == "json":
+            return _run_for_json(audit, args.verbose)
+        return run_audit(audit, args.verbose)
     except SmtpcheckError as exc:
         print(f"smtpcheck: error: {REDACTOR.scrub(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE

@@ -161,6 +161,14 @@ def test_fail_on_gates_the_exit_status_by_severity(
     assert {f["control_id"] for f in report["findings"] if f["status"] == "fail"} == {"CRED-04"}
 
 
+def test_format_json_puts_only_report_json_on_stdout(fleet: Fleet, tmp_path: Path) -> None:
+    """Issue 9 item 5: `smtpcheck audit --format json | jq` must always parse."""
+    done = _audit(fleet, fleet.mixed, tmp_path, "--format", "json", "-v")
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout) == json.loads((tmp_path / "report.json").read_text())
+    assert "FAIL  CRED-04   wrong: password differs" in done.stderr  # the story, on stderr
+
+
 def test_pytest_checks_directly(fleet: Fleet, tmp_path: Path) -> None:
     hosts = ",".join(
         h.url() for h in fleet.lab.hosts if h.name in ("e2e-good", "e2e-wrong")
