@@ -132,6 +132,7 @@ def test_crash(server, verdict):
             "evidence": {},
             "remediation": "This is a bug in smtpcheck: please report it with the JSON report.",
             "references": [],
+            "layer": "host",
         }
     ]
 

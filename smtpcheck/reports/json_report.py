@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from smtpcheck.result import AuditResult
+from smtpcheck.result import AuditResult, layer_of
 
 SCHEMA_VERSION = 1
 
@@ -19,6 +19,9 @@ def render_json(result: AuditResult) -> str:
         "complete": result.complete,
         "fail_on": result.fail_on or "any fail or error",
         "summary": result.summary.to_dict(),
-        "findings": [finding.to_dict() for finding in result.findings],
+        # layer: added in schema 1 (issue 9), so a consumer need not know every control id
+        "findings": [
+            {**finding.to_dict(), "layer": layer_of(finding).value} for finding in result.findings
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -97,7 +97,7 @@ def test_rendering_is_deterministic() -> None:
 # --- report.json --------------------------------------------------------------------------------
 
 FINDING_KEYS = ["control_id", "target", "status", "severity", "summary", "evidence",
-                "remediation", "references"]  # fmt: skip
+                "remediation", "references", "layer"]  # fmt: skip
 
 
 def test_json_shape() -> None:
@@ -119,6 +119,7 @@ def test_json_shape() -> None:
     assert len(document["findings"]) == 7
     for finding in document["findings"]:
         assert list(finding) == FINDING_KEYS
+        assert finding["layer"] == ("dns" if finding["control_id"].startswith("SPF") else "host")
         assert isinstance(finding["evidence"], dict) and isinstance(finding["references"], list)
     hostile = next(f for f in document["findings"] if f["target"] == HOSTILE_HOST)
     assert hostile["summary"] == "summary " + HOSTILE  # JSON carries the text exactly
