@@ -38,6 +38,7 @@ from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import (
     ProviderCatalogue,
+    expand_path,
     parse_port,
     parse_seconds,
     parse_toml,
@@ -274,9 +275,8 @@ def _dns_settings(options: AuditOptions, data: Mapping[str, Any], where: str) ->
     if not 0 <= retries <= MAX_DNS_RETRIES:
         raise ConfigError(f"{where}: [dns] retries must be 0 to {MAX_DNS_RETRIES}, not {retries}")
     zone_file = options.zone_file or _typed(dns, "zone_file", str, where)
-    return _DnsSettings(
-        nameservers, float(timeout), retries, Path(zone_file).expanduser() if zone_file else None
-    )
+    zone_path = expand_path(str(zone_file), f"{where}: zone_file") if zone_file else None
+    return _DnsSettings(nameservers, float(timeout), retries, zone_path)
 
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -340,7 +340,8 @@ def check_targets(targets: Sequence[HostTarget], environ: Mapping[str, str]) -> 
             for what, path in (("identity file", target.identity_file),
                                ("ssh_config", target.ssh_config)):  # fmt: skip
                 if path is not None:
-                    _check_file(path.expanduser() if expand else path, what, target)
+                    shown = f"{target.name}: {what}"
+                    _check_file(expand_path(str(path), shown) if expand else path, what, target)
         name = target.sudo_password_env
         if not target.sudo or not name:
             continue
@@ -390,6 +391,9 @@ def _check_mailbox(data: Mapping[str, Any], environ: Mapping[str, str]) -> None:
         if isinstance(port, bool) or not isinstance(port, int):
             raise ConfigError("mailbox.port must be a port number")
         parse_port(port, "mailbox.port")
+    ca_file = mailbox.get("ca_file")
+    if isinstance(ca_file, str) and "\0" in ca_file:  # ssl raises ValueError for it
+        raise ConfigError("mailbox.ca_file: a file name cannot hold a NUL character")
     mailbox_settings(mailbox, environ)
 
 
@@ -416,10 +420,13 @@ def load_audit_config(
     config_layers = _string_list(audit, "layers", where) if "layers" in audit else None
     layers = parse_layers(_given(options.layers, config_layers, ALL_LAYERS))
     known_hosts = options.known_hosts or _typed(ssh, "known_hosts", str, where)
-    report_dir = Path(
-        options.report_dir or _typed(audit, "report_dir", str, where) or "reports"
-    ).expanduser()
-    check_report_dir(report_dir, "--report-dir" if options.report_dir else f"{where}: report_dir")
+    given_hosts = "--known-hosts" if options.known_hosts else f"{where}: known_hosts"
+    known_hosts_path = expand_path(str(known_hosts), given_hosts) if known_hosts else None
+    given_dir = "--report-dir" if options.report_dir else f"{where}: report_dir"
+    report_dir = expand_path(
+        str(options.report_dir or _typed(audit, "report_dir", str, where) or "reports"), given_dir
+    )
+    check_report_dir(report_dir, given_dir)
     dns = _dns_settings(options, data, where)
     domains = _domains(options, audit, where)
     _check_mailbox(data, environ)
@@ -438,7 +445,7 @@ def load_audit_config(
         jobs=jobs,
         no_send=options.no_send or bool(_typed(audit, "no_send", bool, where)),
         ssh=SshOptions(
-            known_hosts=Path(known_hosts).expanduser() if known_hosts else None,
+            known_hosts=known_hosts_path,
             accept_new_host_keys=options.accept_new_host_keys
             or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
             command_timeout=command_timeout,

@@ -165,6 +165,15 @@ def parse_seconds(value: object, where: str, error: type[ConfigError] = ConfigEr
     )
 
 
+def expand_path(value: str, where: str, error: type[ConfigError] = ConfigError) -> Path:
+    """A path from config, inventory or an option, ``~`` and ``~user`` expanded: a user with no
+    home directory is an ``error``, not pathlib's RuntimeError."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise error(f"{where}: {value[:80]!r}: no home directory to expand '~' to") from None
+
+
 MAX_INPUT_BYTES = 1 << 20  # a config file, inventory or template: far more than any real one
 
 
@@ -290,6 +299,8 @@ def _build(key: str, table: Mapping[str, Any], base: Provider | None) -> Provide
             re.compile(values["host_regex"])
         except re.error as exc:
             raise ConfigError(f"providers.{key}.host_regex: {exc}") from None
+        except (OverflowError, RecursionError):  # a{4294967296}; ( nested thousands deep
+            raise ConfigError(f"providers.{key}.host_regex: too large to compile") from None
     if base is not None:
         return replace(base, **values, extra=MappingProxyType(extra))
     missing = [name for name in ("name", "endpoint", "ports") if name not in values]

@@ -111,13 +111,29 @@ def encoded_forms(value: str, users: Iterable[str] = ()) -> set[str]:
     return {form for form in forms if form}
 
 
+def quoted_forms(value: str) -> set[str]:
+    """The forms in which code or a server may write ``value`` back: its ``repr()`` (in either
+    quoting style: inside a longer string's repr, ``'`` may be escaped where ``repr(value)``
+    left it), the repr of its UTF-8 bytes, and URL-encoded (a space as ``%20`` or ``+``)."""
+    raw = value.encode(errors="surrogatepass")
+    forms = {
+        repr(value)[1:-1],
+        repr(value + '"')[1:-2],  # single quotes whatever the value holds: ' escaped
+        repr(raw)[2:-1],
+        repr(raw + b'"')[2:-2],
+        urllib.parse.quote(value, safe="", errors="surrogatepass"),
+        urllib.parse.quote_plus(value, safe="", errors="surrogatepass"),
+    }
+    return {form for form in forms if form}
+
+
 ECHO_WINDOW = 6  # the shortest piece of a secret that counts as quoting it
 
 
 class EchoGuard:
     """Recognises text that quotes a sent secret: any ``ECHO_WINDOW``-character piece of it in
     a form it travelled in (itself, base64, AUTH PLAIN's blobs) or that a server may write it
-    back in (URL-encoded, a repr). A relay that answers AUTH by echoing the blob cut short, or
+    back in (:func:`quoted_forms`). A relay that answers AUTH by echoing the blob cut short, or
     the password re-encoded, is caught here, where the redactor's whole-form match is not.
     Its repr shows nothing of the pieces it holds."""
 
@@ -125,10 +141,7 @@ class EchoGuard:
 
     def __init__(self, secret: Secret, users: Iterable[str] = ()) -> None:
         value = secret.reveal()
-        forms = encoded_forms(value, users) | {
-            urllib.parse.quote(value, safe=""),
-            repr(value)[1:-1],
-        }
+        forms = encoded_forms(value, users) | quoted_forms(value)
         pieces: set[str] = set()
         for form in forms:
             n = min(ECHO_WINDOW, len(form))
@@ -154,7 +167,10 @@ def _form_pattern(form: str) -> str:
 
 
 class Redactor:
-    """Replaces every registered secret, in every encoded form, by ``<redacted>``.
+    """Replaces every registered secret, in every encoded and quoted form, by ``<redacted>``;
+    and a string that ends in the first ``ECHO_WINDOW`` or more characters of one of those forms
+    (text cut short before it reached the redactor: a capped read, a truncated echo) loses
+    that end too.
 
     Thread-safe: hosts are audited concurrently and each may register its deployed password.
     """
@@ -162,17 +178,28 @@ class Redactor:
     def __init__(self) -> None:
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._prefixes: frozenset[str] = frozenset()
+        self._prefix_lengths: tuple[int, ...] = ()  # longest first
         self._lock = threading.Lock()
 
     def register(self, secret: Secret | None, users: Iterable[str] = ()) -> None:
         if secret is None or not secret:
             return
+        value = secret.reveal()
         with self._lock:
-            new = encoded_forms(secret.reveal(), users) - self._forms
+            new = (encoded_forms(value, users) | quoted_forms(value)) - self._forms
             if new:
-                self._forms |= new
-                ordered = sorted(self._forms, key=len, reverse=True)
-                self._pattern = re.compile("|".join(_form_pattern(form) for form in ordered))
+                self._compile(self._forms | new)
+
+    def _compile(self, forms: set[str]) -> None:
+        self._forms = forms
+        ordered = sorted(forms, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(_form_pattern(form) for form in ordered)) if ordered else None
+        )
+        prefixes = {form[:n] for form in forms for n in range(ECHO_WINDOW, len(form))}
+        self._prefixes = frozenset(prefixes)
+        self._prefix_lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
 
     def snapshot(self) -> frozenset[str]:
         """What is registered now (one process may run several audits, e.g. a test suite)."""
@@ -182,17 +209,17 @@ class Redactor:
     def restore(self, forms: frozenset[str]) -> None:
         """Forget every secret registered since :meth:`snapshot` returned ``forms``."""
         with self._lock:
-            self._forms = set(forms)
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = (
-                re.compile("|".join(_form_pattern(form) for form in ordered)) if ordered else None
-            )
+            self._compile(set(forms))
 
     def scrub(self, text: str) -> str:
-        pattern = self._pattern
+        pattern, prefixes, lengths = self._pattern, self._prefixes, self._prefix_lengths
         if pattern is None:
             return text
-        return pattern.sub(REDACTED, text)
+        text = pattern.sub(REDACTED, text)
+        for length in lengths:
+            if length <= len(text) and text[-length:] in prefixes:
+                return text[:-length] + REDACTED
+        return text
 
     def scrub_data(self, value: Any) -> Any:
         """``value`` with every string *value* in it scrubbed, walking dicts, lists and tuples;

@@ -18,7 +18,13 @@ from testinfra.backend import parse_hostspec
 from testinfra.backend.base import BaseBackend
 
 from smtpcheck.errors import InventoryError
-from smtpcheck.providers import parse_port, parse_seconds, parse_toml, read_input_file
+from smtpcheck.providers import (
+    expand_path,
+    parse_port,
+    parse_seconds,
+    parse_toml,
+    read_input_file,
+)
 from smtpcheck.secrets import REDACTOR, Secret
 
 
@@ -102,14 +108,24 @@ def _shown(url: str) -> str:
 
 
 def _check_userinfo(text: str, where: str) -> None:
-    """A raw '@' or '/' in a URL password splits it in the wrong place, so part of it would
-    become the host or the port (and be shown): refuse such URLs without showing them."""
-    head = text.split("://", 1)[-1].split("?", 1)[0]
+    """A raw '@', '/', '?' or '#' in a URL password splits it in the wrong place, so part of
+    it would become the host, the port or the query (and be shown): refuse such URLs without
+    showing them. An '@' in the query is fine (``?ssh_identity_file=/keys/a@b``) unless a
+    password precedes the query (``user:…`` that is not ``host:port``): a '?' or '#' cut it."""
+    rest = text.split("://", 1)[-1]
+    cut = re.search(r"[?#]", rest)
+    head, tail = (rest[: cut.start()], rest[cut.start() :]) if cut else (rest, "")
     authority, slash, path = head.partition("/")
-    if authority.count("@") > 1 or (slash and "@" in path):
+    userinfo, at, hostport = authority.rpartition("@")
+    hostport = hostport.rpartition("]")[2] if hostport.startswith("[") else hostport
+    _, colon, port = hostport.partition(":")
+    is_port = port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536
+    # user:pass cut by a '?' or '#': an '@' follows in the query, after user: or after user:pa@
+    cut_password = "@" in tail and (":" in userinfo if at else bool(colon) and not is_port)
+    if authority.count("@") > 1 or (slash and "@" in path) or cut_password:
         raise InventoryError(
-            f"{where}: a password in a host URL must percent-encode '@' and '/' (%40, %2F); "
-            "an identity file is better"
+            f"{where}: a password in a host URL must percent-encode '@', '/', '?' and '#' "
+            "(%40, %2F, %3F, %23); an identity file is better"
         )
 
 
@@ -203,7 +219,7 @@ def _inventory_host(
     _check_table(entry, where)
     if ("url" in entry) == ("address" in entry):
         raise InventoryError(f"{where}: give exactly one of url or address")
-    url = entry.get("url") or f"paramiko://{entry['address']}"
+    url = entry["url"] if "url" in entry else f"paramiko://{entry['address']}"
     target = parse_host_url(url, merged.get("app"), where=where)
     updates: dict[str, Any] = {}
     if "port" in merged and target.port is None:
@@ -212,7 +228,7 @@ def _inventory_host(
         updates["user"] = merged["user"]
     for key in ("identity_file", "ssh_config"):
         if key in merged and getattr(target, key) is None:
-            updates[key] = Path(merged[key]).expanduser()
+            updates[key] = expand_path(merged[key], f"{where}: {key}", InventoryError)
     for key in ("sudo", "sudo_user", "sudo_password_env", "run_php"):
         if key in merged:
             updates[key] = merged[key]

@@ -20,6 +20,7 @@ from publicsuffixlist import PublicSuffixList
 
 from smtpcheck.mailauth.client import DnsAnswer, DnsClient, Outcome, normalize_name
 from smtpcheck.mailauth.records import Issue, parse_tag_list
+from smtpcheck.providers import digits
 
 POLICIES = ("none", "quarantine", "reject")
 _S6_3 = "RFC 7489 §6.3"
@@ -78,8 +79,8 @@ class DmarcRecord:
 
     @property
     def pct(self) -> int:
-        value = self.tags.get("pct", "100")
-        return int(value) if value.isdigit() and int(value) <= 100 else 100
+        value = digits(self.tags.get("pct", "100"))
+        return value if value is not None and value <= 100 else 100
 
     @property
     def aspf(self) -> str:
@@ -95,7 +96,11 @@ def parse_report_uri(text: str) -> ReportUri | None:
     uri, _, size = text.strip().partition("!")
     if size and not _SIZE.match(size):
         return None
-    parsed = urllib.parse.urlsplit(uri)
+    try:
+        parsed = urllib.parse.urlsplit(uri)
+        hostname = parsed.hostname
+    except ValueError:  # an unbalanced or invalid [IPv6] host: "https://[::1"
+        return None
     scheme = parsed.scheme.lower()
     if not scheme:
         return None
@@ -104,9 +109,9 @@ def parse_report_uri(text: str) -> ReportUri | None:
         if not at or not local or "." not in host:
             return None
         return ReportUri(text.strip(), scheme, normalize_name(host))
-    if not parsed.hostname:
+    if not hostname:
         return None
-    return ReportUri(text.strip(), scheme, normalize_name(parsed.hostname))
+    return ReportUri(text.strip(), scheme, normalize_name(hostname))
 
 
 def parse_dmarc_record(text: str) -> DmarcRecord:
@@ -162,9 +167,11 @@ def _value_issues(tags: Mapping[str, str]) -> list[Issue]:
     for name in ("adkim", "aspf"):
         if name in tags and tags[name].lower() not in ("r", "s"):
             issues.append(Issue("alignment-mode", f"{name}={tags[name]} is not r or s", _S6_3))
-    if "pct" in tags and not (tags["pct"].isdigit() and int(tags["pct"]) <= 100):
+    # ASCII digits only (RFC 7489 §6.4 DIGIT): "²" and "٣" pass str.isdigit(), not int()
+    pct, ri = digits(tags.get("pct", "")), digits(tags.get("ri", ""))
+    if "pct" in tags and not (pct is not None and pct <= 100):
         issues.append(Issue("pct", f"pct={tags['pct']} is not an integer 0-100", _S6_3))
-    if "ri" in tags and not (tags["ri"].isdigit() and int(tags["ri"]) < 2**32):
+    if "ri" in tags and not (ri is not None and ri < 2**32):
         issues.append(Issue("ri", f"ri={tags['ri']} is not a 32-bit unsigned integer", _S6_3))
     fo = [v.strip() for v in tags.get("fo", "0").split(":")]
     if any(v not in ("0", "1", "d", "s") for v in fo):

@@ -41,6 +41,7 @@ from smtpcheck.mailauth.client import (
     normalize_name,
     rdata_values,
 )
+from smtpcheck.providers import digits
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -96,9 +97,10 @@ def parse_nameserver(text: str) -> Nameserver:
         raise ConfigError(f"--nameserver {text!r}: {host!r} is not an IP address") from None
     port = 53
     if port_text or raw.endswith(":"):
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        given = digits(port_text)  # ASCII digits: "²" passes str.isdigit(), not int()
+        if given is None or not 0 < given < 65536:
             raise ConfigError(f"--nameserver {text!r}: port must be 1-65535")
-        port = int(port_text)
+        port = given
     return Nameserver(str(address), port)
 
 

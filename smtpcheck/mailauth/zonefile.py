@@ -13,6 +13,7 @@ minutes and hundreds of MB), both refused with a one-line ConfigError before par
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ import dns.name
 import dns.node
 import dns.rdataclass
 import dns.rdatatype
+import dns.tokenizer
 import dns.zone
 
 from smtpcheck.errors import ConfigError
@@ -39,8 +41,9 @@ from smtpcheck.providers import read_input_file
 
 _ORIGIN = re.compile(r"^\$ORIGIN\s", re.IGNORECASE | re.MULTILINE)
 _SOA_OWNER = re.compile(r"^(\S+\.)\s+(?:\S+\s+){0,3}SOA\s", re.IGNORECASE | re.MULTILINE)
-# A directive starts a line (dnspython reads one only there); the range is its first argument.
-_GENERATE = re.compile(r"^\$GENERATE[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
+# A directive starts a line (dnspython reads one only there, and a CR ends a line as LF does);
+# the keyword ends at any of dnspython's delimiters. The range is the next token.
+_GENERATE = re.compile(r"(?:^|(?<=\r))\$GENERATE(?![^\s;()\"])", re.IGNORECASE | re.MULTILINE)
 
 MAX_ZONE_BYTES = 2 << 20  # a sending domain's zone export is kilobytes; 2 MiB parses in seconds
 MAX_GENERATED_RECORDS = 10_000  # every $GENERATE line of the file together
@@ -110,6 +113,8 @@ class ZoneFileClient(DnsClient):
 
     def _wildcard(self, qname: dns.name.Name) -> dns.node.Node | None:
         """The wildcard at the closest encloser of ``qname``, if any (RFC 4592 §3.3.1)."""
+        if qname == dns.name.root:  # no encloser above it (a zone file for the root)
+            return None
         current = qname.parent()
         while current.is_subdomain(self.origin):
             wildcard = self.zone.get_node(dns.name.Name((b"*", *current.labels)))
@@ -135,9 +140,12 @@ def generated_records(text: str) -> int:
     """How many records the ``$GENERATE`` lines of ``text`` expand to (BIND's inclusive
     ``start-stop[/step]``). A range dnspython cannot read counts 0: it reports the error."""
     total = 0
+    source = io.StringIO(text)
     for match in _GENERATE.finditer(text):
-        try:
-            start, stop, step = dns.grange.from_text(match.group(1))
+        source.seek(match.end())
+        try:  # dnspython's own tokenizer: "1-2000000", ( 1-2000000 ) are ranges too
+            token = dns.tokenizer.Tokenizer(source).get()
+            start, stop, step = dns.grange.from_text(token.value)
         except (dns.exception.DNSException, ValueError, AssertionError):
             continue
         if step >= 1 and stop >= start:
@@ -170,7 +178,7 @@ def load_zone_file(
         raise ConfigError(
             f"zone file {path}: no $ORIGIN and no SOA to name the zone; give the domain"
         ) from None
-    except dns.exception.DNSException as exc:
+    except (dns.exception.DNSException, ValueError) as exc:  # ValueError: "www SOA …"
         text = str(exc)  # a syntax error already starts with "<path>:<line>:"
         where = "" if text.startswith(str(path)) else f"{path}: "
         if "string too long" in text:  # SPF-02's 255-octet rule, caught at load time

@@ -35,6 +35,8 @@ class ResponseInjection(ProbeError):
     """The server sent data after its STARTTLS reply, before the TLS handshake (RFC 3207 §6)."""
 
 
+# RFC 5321 §4.2: three ASCII digits ("2²3" passes str.isdigit(), and int() refuses it).
+_REPLY_CODE = re.compile(r"[2-5][0-9]{2}")
 # A reply's code, separator and enhanced status code: all an echoing reply keeps.
 _CODES = re.compile(r"[2-5]\d\d[ -]?(?:[245]\.\d{1,3}\.\d{1,3}(?: |$))?")
 
@@ -124,7 +126,7 @@ class SmtpClient:
             raw = self._withheld(self._readline().decode("utf-8", "replace").rstrip("\r\n"))
             self.transcript.server(raw)
             head, sep = raw[:3], raw[3:4]
-            if not head.isdigit() or sep not in ("", " ", "-") or not "2" <= head[0] <= "5":
+            if not _REPLY_CODE.fullmatch(head) or sep not in ("", " ", "-"):
                 raise MalformedReply(f"not an SMTP reply line: {REDACTOR.excerpt(raw)}")
             if code is not None and int(head) != code:
                 raise MalformedReply(
