@@ -7,7 +7,8 @@ per host however many controls read it; the controls in ``checks/`` only evaluat
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,8 @@ from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.credentials.host import probe_plan
 from smtpcheck.credentials.model import DeployedSmtp
 from smtpcheck.credentials.system import system_mail_deployments
-from smtpcheck.findings import Finding
+from smtpcheck.findings import Finding, Status
+from smtpcheck.history import compare, key_id, load_or_create_key, read_trend
 from smtpcheck.mailauth.client import DnsClient
 from smtpcheck.mailauth.domain import DomainFacts, fetch_all_domain_facts, sending_domains
 from smtpcheck.mailauth.resolver import make_dns_client
@@ -41,7 +43,8 @@ from smtpcheck.remote.facts import (
     open_connection,
 )
 from smtpcheck.result import AuditResult
-from smtpcheck.secrets import environment
+from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
+from smtpcheck.secrets import REDACTOR, Secret, environment, use_fingerprint_key
 from smtpcheck.targets import HostTarget
 
 
@@ -81,6 +84,13 @@ class Audit:
         self.config = config
         self.environ = environment(environ)  # its repr shows no value (tracebacks, -l)
         self.connect = connect
+        self.fingerprint_key = _fingerprint_key(config)
+        use_fingerprint_key(self.fingerprint_key)  # before any fingerprint is made
+        self.selection: str | None = None  # pytest's -k/-m expression, when one picked controls
+        self.collects_elsewhere = False  # the pytest-xdist controller: workers collect
+        self.progress: Callable[[str], None] | None = None  # a line per target as it finishes
+        self._expected: Counter[str] = Counter()  # controls to evaluate per target
+        self._recorded: dict[str, list[Finding]] = {}
         self.started_at = datetime.now(UTC)
         self.findings: list[Finding] = []
         self.result: AuditResult | None = None
@@ -258,12 +268,101 @@ class Audit:
             for target, session, delivery in zip(targets, sessions, deliveries, strict=True)
         }
 
+    def expect(self, targets: Iterable[str]) -> None:
+        """The targets of the controls about to run, one per control: each target's line is
+        printed once all of its controls have a finding."""
+        self._expected = Counter(targets)
+
     def record(self, finding: Finding) -> None:
         with self._lock:
             self.findings.append(finding)
+            done = self._recorded.setdefault(finding.target, [])
+            done.append(finding)
+            if self.progress is not None and len(done) == self._expected.get(finding.target):
+                self.progress(self._finished_line(finding.target, done))
+
+    def _finished_line(self, target: str, findings: list[Finding]) -> str:
+        counts = Counter(f.status.value for f in findings)
+        shown = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
+        seconds = (datetime.now(UTC) - self.started_at).total_seconds()
+        return f"{target}: {shown} ({seconds:.1f} s)"
+
+    def scope(self) -> Scope:
+        """What this run covered, from what it derived (nothing is observed for it)."""
+        config = self.config
+        relays = self._relays or ()
+        domains = self._domains
+        if domains is None and self.collects_elsewhere:  # xdist workers derived them
+            domains = self.domain_targets()
+        return Scope(
+            layers=tuple(layer for layer in Layer if layer in config.layers),
+            hosts=tuple(
+                HostScope(t.name, t.url, t.app.value, self._generation(t.name))
+                for t in config.targets
+            ),
+            domains=tuple(
+                DomainScope(d.name, d.provider.name if d.provider else None, d.used_by)
+                for d in domains or ()
+            ),
+            relays=tuple(_relay_scope(r) for r in relays),
+            expected_sources=config.expected.sources,
+            no_send=config.no_send,
+            delivery=self.mailbox is not None,
+            selection=self.selection,
+            fingerprint_key=self._key_id(),
+        )
+
+    def _key_id(self) -> str | None:
+        key = self.fingerprint_key
+        return key_id(bytes.fromhex(key.reveal())) if key is not None else None
+
+    def _generation(self, name: str) -> str:
+        evidence = self._evidence.get(name)
+        if evidence is None:
+            return "not observed"
+        if evidence.app_file is None:
+            return "not reached"
+        if evidence.app_file.generation is not None:
+            return evidence.app_file.generation
+        if evidence.generation_cd:
+            return "C/D (settings in ~/runtime or services/email)"
+        if evidence.reading is not None:
+            return evidence.reading.shape
+        return "credential file not found"
 
     def finish(self, *, complete: bool = True) -> AuditResult:
+        over_time = self.config.over_time
+        baseline = over_time.baseline
+        diff = compare(self.findings, baseline, self._key_id()) if baseline else None
+        trend = read_trend(over_time.history) if over_time.history is not None else ()
         self.result = AuditResult.of(
-            self.findings, self.started_at, complete=complete, fail_on=self.config.fail_on
+            self.findings,
+            self.started_at,
+            complete=complete,
+            fail_on=self.config.fail_on,
+            scope=self.scope(),
+            waivers=over_time.waivers,
+            diff=diff,
+            fail_on_new=over_time.fail_on_new,
+            trend=trend,
         )
         return self.result
+
+
+def _fingerprint_key(config: AuditConfig) -> Secret | None:
+    """The run's fingerprint key: the one the config found, or a new one made now (0600) where
+    the config said it goes (an audit makes it; checking the config makes nothing)."""
+    over_time = config.over_time
+    if over_time.fingerprint_key is not None or over_time.key_file is None:
+        return over_time.fingerprint_key
+    key = Secret(load_or_create_key(over_time.key_file).hex())
+    REDACTOR.register(key)
+    return key
+
+
+def _relay_scope(target: RelayTarget) -> RelayScope:
+    endpoint = target.endpoint
+    if endpoint is None:
+        return RelayScope(target.name, None, None, target.hosts)
+    where = f"{endpoint.host}:{endpoint.port} ({endpoint.tls.value})"
+    return RelayScope(target.name, where, endpoint.provider_name, target.hosts)

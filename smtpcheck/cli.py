@@ -1,4 +1,4 @@
-"""``smtpcheck``: audit, controls, demo (SPEC §2).
+"""The ``smtpcheck`` command: audit, controls, demo (SPEC §2).
 
 ``audit`` validates every input first (a problem is one line on stderr and exit status 2), then
 runs the controls in ``checks/`` as a pytest session in this process, and exits 0 (nothing
@@ -8,30 +8,21 @@ failed or errored) or 1. The exit status is decided once, from the findings.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
-
 from smtpcheck import __version__
-from smtpcheck.audit import Audit
-from smtpcheck.catalogue import CONTROLS
-from smtpcheck.config import AuditOptions, load_audit_config, require_work
+from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.errors import SmtpcheckError
 from smtpcheck.findings import FAIL_ON, ExitStatus
-from smtpcheck.plugin import CliAudit
-from smtpcheck.reports import REPORTERS
-from smtpcheck.secrets import REDACTOR, environment
-from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
 
 EXIT_CODES = """\
 exit status:
-  0  nothing gates: no fail (at or above --fail-on) and no error
+  0  nothing gates: no fail (at or above --fail-on, not waived, new with --fail-on-new)
+     and no error
   1  a fail gates, or a control could not be evaluated (error), or the run did not complete
   2  usage or configuration error, or nothing to evaluate (one line on stderr; no audit ran)
 
@@ -75,6 +66,27 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
         help="exit 1 only for fails of this severity or above (warn: warns too); errors "
         "always exit 1 (default: any fail or error)",
     )  # fmt: skip
+    over_time = parser.add_argument_group("over time (nightly CI)")
+    over_time.add_argument("--waivers", type=Path, help="TOML file of accepted, dated exceptions")
+    over_time.add_argument(
+        "--baseline", type=Path, help="an earlier report.json: mark findings new/fixed/changed"
+    )
+    over_time.add_argument(
+        "--history", type=Path, metavar="DIR",
+        help="keep each run in DIR/<UTC time>/; the latest one is the baseline",
+    )  # fmt: skip
+    over_time.add_argument(
+        "--fingerprint-key", type=Path, metavar="FILE",
+        help="HMAC key for password fingerprints (default: DIR/fingerprint.key; made 0600)",
+    )  # fmt: skip
+    over_time.add_argument(
+        "--fail-on-new", action="store_true",
+        help="exit 1 only for fails new since the baseline (errors always exit 1)",
+    )  # fmt: skip
+    over_time.add_argument(
+        "--extra-report", action="append", default=[], choices=OPTIONAL_REPORTS,
+        help="also write report.sarif (sarif) or gl-code-quality-report.json (codequality)",
+    )  # fmt: skip
     ssh = parser.add_argument_group("ssh")
     ssh.add_argument("--known-hosts", type=Path, help="known_hosts file to verify host keys")
     ssh.add_argument(
@@ -87,19 +99,51 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
     ssh.add_argument("--sudo", action="store_true", help="read the files through sudo")
     ssh.add_argument("--sudo-password-env", metavar="VAR",
                      help="environment variable holding the sudo password")  # fmt: skip
-    parser.add_argument("-v", "--verbose", action="count", default=0)
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="count", default=0)
+    noise.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the problems and the verdict"
+    )
+    parser.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR=1)")
     parser.add_argument(
         "--format", choices=("text", "json"), default="text",
         help="json: report.json on stdout and nothing else there (the run's story on stderr)",
     )  # fmt: skip
 
 
+DESCRIPTION = """\
+Checks the mail set-up of servers deployed by the Agile Deployment Toolkit: the SMTP
+credential files on each host (over SSH), the sending domains' SPF, DKIM and DMARC, and a live
+test message through the provider's relay over TLS. Writes report.html, report.json and
+junit.xml, and exits with a status CI can gate on."""
+
+AUDIT_EPILOG = f"""\
+examples:
+  smtpcheck audit --hosts paramiko://deploy@192.0.2.10 --app wordpress --known-hosts kh
+  smtpcheck audit --inventory fleet.toml --config smtpcheck.toml --history /var/lib/smtpcheck
+  smtpcheck audit --domain example.org --layers dns -q
+  smtpcheck audit --inventory fleet.toml --format json | jq .summary
+
+environment (the build-time settings; options of the same name override them):
+  SYSTEM_EMAIL_PROVIDER     1/sendpulse, 2/mailjet or 3/ses
+  SYSTEM_FROMEMAIL_ADDRESS  the from address the servers send as
+  SYSTEM_TOEMAIL_ADDRESS    where the test message goes
+  SYSTEM_EMAIL_USERNAME     the relay user name
+  SYSTEM_EMAIL_PASSWORD     the relay password (only ever from the environment; never shown)
+  NO_COLOR                  set: no colour in the terminal
+  GITHUB_STEP_SUMMARY       set (GitHub Actions): a Markdown summary is appended to it
+
+{EXIT_CODES}"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="smtpcheck", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="smtpcheck", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--version", action="version", version=f"smtpcheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     audit = commands.add_parser(
-        "audit", help="audit hosts, domains and relay", epilog=EXIT_CODES,
+        "audit", help="audit hosts, domains and relay", epilog=AUDIT_EPILOG,
+        description="Audit hosts, sending domains and the relay; see the README for more.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     _add_audit_options(audit)
@@ -111,98 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def options_from_args(args: argparse.Namespace) -> AuditOptions:
-    given = {
-        PROVIDER: args.provider,
-        FROM_ADDRESS: args.from_address,
-        TO_ADDRESS: args.to_address,
-        USERNAME: args.username,
-    }
-    return AuditOptions(
-        hosts=args.hosts,
-        app=args.app,
-        inventory=args.inventory,
-        adt_template=args.adt_template,
-        config=args.config,
-        nameservers=tuple(args.nameserver),
-        domains=tuple(args.domain),
-        layers=args.layers,
-        no_send=args.no_send,
-        report_dir=args.report_dir,
-        jobs=args.jobs,
-        known_hosts=args.known_hosts,
-        accept_new_host_keys=args.accept_new_host_keys,
-        ssh_identity_file=args.ssh_identity_file,
-        ssh_config=args.ssh_config,
-        sudo=args.sudo,
-        sudo_password_env=args.sudo_password_env,
-        zone_file=args.zone_file,
-        dns_timeout=args.dns_timeout,
-        fail_on=args.fail_on,
-        expected={k: v for k, v in given.items() if v is not None},
-    )
-
-
-def checks_dir() -> Path:
-    """Where the controls live: ``checks/`` in a source tree, ``smtpcheck/checks`` installed."""
-    return Path(str(resources.files("smtpcheck.checks")))
-
-
-def pytest_args(verbosity: int) -> list[str]:
-    directory = checks_dir()
-    args = [
-        str(directory),
-        "-c", str(directory / "pytest.ini"),
-        "--rootdir", str(directory),
-        "-p", "smtpcheck.plugin",
-        "--no-header",
-        "--assert=plain",  # checks assert nothing themselves; never introspect values
-        "-rN",
-        "--tb=short" if verbosity > 2 else "--tb=no",
-    ]  # fmt: skip
-    return [*args, "-q"] if verbosity == 0 else [*args, "-" + "v" * verbosity]
-
-
-_COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
-
-
-def run_audit(audit: Audit, verbosity: int = 0) -> int:
-    """Run the checks of ``audit`` through pytest; the exit status comes from the findings.
-
-    A session that ended early (an error while collecting the checks, an internal error, an
-    interrupt) still writes its reports, with the findings it has; it is never exit status 0.
-    """
-    code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
-    if audit.nothing_evaluated:
-        print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)
-        return ExitStatus.USAGE
-    if audit.result is None:
-        print(
-            f"smtpcheck: error: the audit did not run (pytest exit status {code})", file=sys.stderr
-        )
-        return ExitStatus.USAGE
-    if code not in _COMPLETED:
-        print(
-            f"smtpcheck: error: the checks could not all run (pytest exit status {int(code)}); "
-            "the reports hold only the findings made before that",
-            file=sys.stderr,
-        )
-        return max(int(audit.result.exit_status), ExitStatus.FINDINGS)
-    return int(audit.result.exit_status)
-
-
-def _run_for_json(audit: Audit, verbosity: int) -> int:
-    """``--format json``: everything the run prints goes to stderr; stdout gets only the
-    report.json document (already scrubbed and written), so ``| jq`` always parses."""
-    with contextlib.redirect_stdout(sys.stderr):
-        status = run_audit(audit, verbosity)
-    report = audit.config.report_dir / REPORTERS["json"][0]
-    if audit.result is not None and report.is_file():
-        sys.stdout.write(report.read_text(encoding="utf-8"))
-    return status
-
-
 def _controls(as_json: bool) -> int:
+    from smtpcheck.catalogue import CONTROLS
+
     if as_json:
         print(json.dumps([control.to_dict() for control in CONTROLS.values()], indent=2))
         return 0
@@ -211,6 +166,28 @@ def _controls(as_json: bool) -> int:
             f"{control.id:<9} {control.layer.value:<6} {control.severity.value:<9} {control.title}"
         )
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    import dns._features
+
+    # This process is smtpcheck's own: DNS over HTTPS is never used, and importing its HTTP/2
+    # stack (dns.query does, when httpx is installed) costs a quarter of a second.
+    dns._features.force("doh", False)
+    from smtpcheck.audit import Audit
+    from smtpcheck.config import load_audit_config, require_work
+    from smtpcheck.runner import options_from_args, run_audit, run_for_json
+    from smtpcheck.secrets import environment
+
+    environ = environment()  # its repr shows no value, should a traceback print it
+    config = load_audit_config(options_from_args(args), environ)
+    require_work(config)
+    audit = Audit(config, environ)
+    verbosity = -1 if args.quiet else args.verbose
+    if args.format == "json":
+        return run_for_json(audit, verbosity)
+    colour = sys.stdout.isatty() and not args.no_color and not environ.get("NO_COLOR")
+    return run_audit(audit, verbosity, colour=colour)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,14 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from smtpcheck.lab.demo import run_demo
 
             return run_demo(args.report_dir, args.verbose)
-        environ = environment()  # its repr shows no value, should a traceback print it
-        config = load_audit_config(options_from_args(args), environ)
-        require_work(config)
-        audit = Audit(config, environ)
-        if args.format == "json":
-            return _run_for_json(audit, args.verbose)
-        return run_audit(audit, args.verbose)
+        return _audit(args)
     except SmtpcheckError as exc:
+        from smtpcheck.secrets import REDACTOR
+
         print(f"smtpcheck: error: {REDACTOR.scrub(str(exc))}", file=sys.stderr)
         return ExitStatus.USAGE
     except KeyboardInterrupt:

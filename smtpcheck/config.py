@@ -31,9 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from smtpcheck.catalogue import Layer
+from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError
 from smtpcheck.findings import FAIL_ON
+from smtpcheck.history import (
+    KEY_FILE,
+    Baseline,
+    check_history_dir,
+    check_key_file,
+    latest_report,
+    read_baseline,
+)
 from smtpcheck.mailauth.profile import DnsProfile
 from smtpcheck.mailauth.resolver import parse_nameserver
 from smtpcheck.providers import (
@@ -48,6 +57,7 @@ from smtpcheck.relay.delivery import mailbox_settings
 from smtpcheck.relay.endpoint import checked_relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
+from smtpcheck.secrets import REDACTOR, Secret
 from smtpcheck.settings import (
     ACCEPTED_NAMES,
     Expected,
@@ -58,6 +68,7 @@ from smtpcheck.settings import (
     validate_settings,
 )
 from smtpcheck.targets import HostTarget, apply_common, parse_hosts_option, read_inventory
+from smtpcheck.waivers import Waiver, load_waivers
 
 _TABLES = {
     "expected": set(ACCEPTED_NAMES),
@@ -71,6 +82,12 @@ _TABLES = {
         "web_users",
         "require_credential_file",
         "fail_on",
+        "waivers",
+        "baseline",
+        "history",
+        "fingerprint_key",
+        "fail_on_new",
+        "extra_reports",
     },
     "ssh": {"known_hosts", "accept_new_host_keys", "command_timeout", "max_file_bytes"},
     "providers": None,
@@ -119,7 +136,28 @@ class AuditOptions:
     zone_file: Path | None = None
     dns_timeout: float | None = None
     fail_on: str | None = None
+    waivers: Path | None = None
+    baseline: Path | None = None
+    history: Path | None = None
+    fingerprint_key: Path | None = None
+    fail_on_new: bool = False
+    extra_reports: Sequence[str] = ()
     expected: Mapping[str, str] = field(default_factory=dict)  # --provider, --from, ...
+
+
+@dataclass(frozen=True)
+class OverTime:
+    """What ties this run to others: waivers, the baseline and history, the fingerprint key,
+    the extra reports a CI system reads."""
+
+    waivers: tuple[Waiver, ...] = ()
+    waivers_file: Path | None = None
+    baseline: Baseline | None = None
+    history: Path | None = None
+    fingerprint_key: Secret | None = field(default=None, repr=False)  # hex; never shown
+    key_file: Path | None = None  # where the key is, or is made on first use (0600)
+    fail_on_new: bool = False
+    extra_reports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +179,7 @@ class AuditConfig:
     providers: ProviderCatalogue
     require_credential_file: bool = False  # no gen C/D skip of CRED-01…05
     fail_on: str | None = None  # findings.gates: None = every fail and error
+    over_time: OverTime = field(default_factory=lambda: OverTime())
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # mailbox
 
 
@@ -458,5 +497,59 @@ def load_audit_config(
             options.fail_on or _typed(audit, "fail_on", str, where),
             "--fail-on" if options.fail_on else f"{where}: fail_on",
         ),
+        over_time=_over_time(options, audit, where),
         sections={key: data[key] for key in ("mailbox",) if key in data},
+    )
+
+
+def _option_path(option: Path | None, audit: Mapping[str, Any], key: str, where: str,
+                 flag: str) -> tuple[Path | None, str]:  # fmt: skip
+    """An option's path, else the config key's, with the name to show in messages."""
+    if option is not None:
+        return expand_path(str(option), flag), flag
+    value = _typed(audit, key, str, where)
+    return (expand_path(value, f"{where}: {key}"), f"{where}: {key}") if value else (None, flag)
+
+
+def _over_time(options: AuditOptions, audit: Mapping[str, Any], where: str) -> OverTime:
+    """Waivers, baseline, history, key and extra reports, all checked before the audit."""
+    waivers_path, _ = _option_path(options.waivers, audit, "waivers", where, "--waivers")
+    history, history_given = _option_path(options.history, audit, "history", where, "--history")
+    baseline_path, _ = _option_path(options.baseline, audit, "baseline", where, "--baseline")
+    key_path, _ = _option_path(
+        options.fingerprint_key, audit, "fingerprint_key", where, "--fingerprint-key"
+    )
+    if history is not None:
+        check_history_dir(history, history_given)
+        if baseline_path is None:
+            baseline_path = latest_report(history)
+        if key_path is None:
+            key_path = history / KEY_FILE
+    key = None
+    if key_path is not None:  # an existing key is checked now; a new one is made by the Audit
+        key = check_key_file(key_path)
+        if key is not None:
+            REDACTOR.register(key)  # the key itself never appears in any output
+    fail_on_new = options.fail_on_new or bool(_typed(audit, "fail_on_new", bool, where))
+    baseline = read_baseline(baseline_path) if baseline_path is not None else None
+    if fail_on_new and baseline is None:
+        raise ConfigError(
+            "--fail-on-new needs a baseline: --baseline REPORT.json, or --history DIR with a "
+            "run in it"
+        )
+    extra = list(options.extra_reports) or _string_list(audit, "extra_reports", where)
+    for name in extra:
+        if name not in OPTIONAL_REPORTS:
+            raise ConfigError(
+                f"unknown extra report {name[:40]!r}; choose from {', '.join(OPTIONAL_REPORTS)}"
+            )
+    return OverTime(
+        waivers=load_waivers(waivers_path) if waivers_path is not None else (),
+        waivers_file=waivers_path,
+        baseline=baseline,
+        history=history,
+        fingerprint_key=key,
+        key_file=key_path,
+        fail_on_new=fail_on_new,
+        extra_reports=tuple(dict.fromkeys(extra)),
     )

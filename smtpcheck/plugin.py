@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from smtpcheck import waivers
 from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.catalogue import Layer, get_control
+from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary, terminal_safe
 from smtpcheck.credentials.evaluate import HostEvidence
@@ -26,7 +28,7 @@ from smtpcheck.errors import ConfigError
 from smtpcheck.findings import FAIL_ON, ExitStatus, Finding, Severity, Status
 from smtpcheck.mailauth.domain import DomainFacts
 from smtpcheck.relay.targets import RelayEvidence, RelayTarget
-from smtpcheck.reports import write_reports
+from smtpcheck.reports import publish
 from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.targets import HostTarget
 
@@ -65,6 +67,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fail-on", dest="smtpcheck_fail_on", choices=FAIL_ON,
         help="exit 1 only for fails of this severity or above (warn: warns too)",
     )  # fmt: skip
+    group.addoption("--waivers", dest="smtpcheck_waivers", help="TOML waivers file")
+    group.addoption("--baseline", dest="smtpcheck_baseline", help="earlier report.json")
+    group.addoption("--history", dest="smtpcheck_history", help="directory of kept runs")
+    group.addoption("--fingerprint-key", dest="smtpcheck_fingerprint_key")
+    group.addoption("--fail-on-new", dest="smtpcheck_fail_on_new", action="store_true")
+    group.addoption(
+        "--extra-report", dest="smtpcheck_extra_reports", action="append", default=[],
+        choices=OPTIONAL_REPORTS, help="also write this report (repeatable)",
+    )  # fmt: skip
 
 
 _OWN_OPTIONS = (
@@ -72,7 +83,8 @@ _OWN_OPTIONS = (
     "smtpcheck_nameservers", "smtpcheck_domains", "smtpcheck_layers", "smtpcheck_no_send",
     "smtpcheck_report_dir", "smtpcheck_jobs", "smtpcheck_known_hosts", "smtpcheck_accept_new",
     "smtpcheck_sudo_password_env", "smtpcheck_zone_file", "smtpcheck_dns_timeout",
-    "smtpcheck_fail_on",
+    "smtpcheck_fail_on", "smtpcheck_waivers", "smtpcheck_baseline", "smtpcheck_history",
+    "smtpcheck_fingerprint_key", "smtpcheck_fail_on_new", "smtpcheck_extra_reports",
 )  # fmt: skip
 
 
@@ -109,6 +121,7 @@ class XdistController:
 
     def __init__(self, audit: Audit) -> None:
         self.audit = audit
+        audit.collects_elsewhere = True
         self._payload: bytes | None = None
 
     @pytest.hookimpl(optionalhook=True)
@@ -150,6 +163,12 @@ def options_from_pytest(config: pytest.Config) -> AuditOptions:
         zone_file=_path(get("smtpcheck_zone_file")),
         dns_timeout=get("smtpcheck_dns_timeout"),
         fail_on=get("smtpcheck_fail_on"),
+        waivers=_path(get("smtpcheck_waivers")),
+        baseline=_path(get("smtpcheck_baseline")),
+        history=_path(get("smtpcheck_history")),
+        fingerprint_key=_path(get("smtpcheck_fingerprint_key")),
+        fail_on_new=bool(get("smtpcheck_fail_on_new")),
+        extra_reports=tuple(get("smtpcheck_extra_reports") or ()),
     )
 
 
@@ -224,13 +243,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("control") is not None:
             item.extra_keyword_matches.add(_control_id(item))
+    selection = [
+        f"{flag} {value}"
+        for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr))
+        if value
+    ]
+    audit = config.stash.get(AUDIT, None)
+    if audit is not None and selection:
+        audit.selection = " ".join(selection)
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
+        waived = _not_run(audit, item) if audit is not None else None
+        if waived is not None:
+            if not hasattr(config, "workerinput"):  # recorded once, by the session's owner
+                audit.record(waived)  # type: ignore[union-attr]
+            dropped.append(item)
+            continue
         (kept if _has_targets(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    if audit is not None:
+        audit.expect(_target_of(item) for item in kept if item.get_closest_marker("control"))
+
+
+def _not_run(audit: Audit, item: pytest.Item) -> Finding | None:
+    """A ``skip`` finding for a control an active ``run = false`` waiver keeps from running."""
+    if item.get_closest_marker("control") is None or not audit.config.over_time.waivers:
+        return None
+    control_id, target = _control_id(item), _target_of(item)
+    applied = waivers.waiver_for(
+        audit.config.over_time.waivers, control_id, target, waivers.today_utc()
+    )
+    if applied is None or applied.expired or applied.waiver.run:
+        return None
+    control = get_control(control_id)
+    return Finding(
+        control_id=control_id,
+        target=target,
+        status=Status.SKIP,
+        severity=control.severity if control else Severity.INFO,
+        summary=f"not run: waived until {applied.waiver.expires.isoformat()} "
+        f"({applied.waiver.justification})",
+        evidence={"waiver": applied.waiver.where},
+    )
 
 
 def _has_targets(item: pytest.Item) -> bool:
@@ -366,7 +423,7 @@ class FindingCollector:
             return
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         result = audit.finish(complete=complete)
-        write_reports(result, audit.config.report_dir)
+        publish(result, audit.config, audit.environ)
         if complete and result.exit_status is ExitStatus.OK:
             session.exitstatus = pytest.ExitCode.OK  # --fail-on: the fails left do not gate
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from types import MappingProxyType
 
 from smtpcheck import __version__
+from smtpcheck import waivers as _waivers
 from smtpcheck.catalogue import CONTROLS, Layer
 from smtpcheck.findings import ExitStatus, Finding, Summary, exit_status
+from smtpcheck.history import Change, Diff, Key, TrendPoint
+from smtpcheck.scope import Scope
+from smtpcheck.waivers import AppliedWaiver, Waiver, apply_waivers
 
 _LAYER_ORDER = {layer: index for index, layer in enumerate(Layer)}
 
@@ -25,6 +30,13 @@ class AuditResult:
     tool_version: str = __version__
     complete: bool = True  # False: the session ended before every check ran
     fail_on: str | None = None  # the gate the exit status was decided with (findings.gates)
+    scope: Scope | None = None  # what the run covered (None: not known, e.g. a bare test)
+    waivers: tuple[Waiver, ...] = ()  # every waiver given, used or not
+    waived: Mapping[Key, AppliedWaiver] = field(default_factory=dict)  # by (control, target)
+    diff: Diff | None = None  # against the baseline, when there is one
+    fail_on_new: bool = False  # only findings new since the baseline gate (errors always do)
+    trend: tuple[TrendPoint, ...] = ()  # earlier runs from the history, oldest first
+    today: date | None = None  # the day waivers were judged on
 
     @classmethod
     def of(
@@ -36,12 +48,33 @@ class AuditResult:
         *,
         complete: bool = True,
         fail_on: str | None = None,
+        scope: Scope | None = None,
+        waivers: Sequence[Waiver] = (),
+        diff: Diff | None = None,
+        fail_on_new: bool = False,
+        trend: Sequence[TrendPoint] = (),
+        today: date | None = None,
     ) -> AuditResult:
         """The result; a run that did not complete is never exit status 0, whatever its
-        findings (the report and the process say the same)."""
+        findings (the report and the process say the same). A finding under an active waiver
+        does not gate; with ``fail_on_new``, neither does a fail that is not new since the
+        baseline (an error always gates: a control that could not be evaluated proved
+        nothing)."""
         ordered = tuple(sorted(findings, key=_finding_order))
         summary = Summary.of(ordered)
-        status = exit_status(ordered, fail_on)
+        today = today or _waivers.today_utc()  # module attribute: tests freeze the clock
+        waived = apply_waivers(ordered, waivers, today)
+        changes = diff.changes if diff is not None else {}
+
+        def counted(finding: Finding) -> bool:
+            key = (finding.control_id, finding.target)
+            if key in waived and waived[key].active:
+                return False
+            if fail_on_new and diff is not None and finding.status.value != "error":
+                return changes.get(key) is Change.NEW
+            return True
+
+        status = exit_status([f for f in ordered if counted(f)], fail_on)
         if not complete:
             status = max(status, ExitStatus.FINDINGS)
         return cls(
@@ -53,7 +86,35 @@ class AuditResult:
             tool_version,
             complete,
             fail_on,
+            scope,
+            tuple(waivers),
+            MappingProxyType(waived),
+            diff,
+            fail_on_new,
+            tuple(trend),
+            today,
         )
+
+    def waiver_of(self, finding: Finding) -> AppliedWaiver | None:
+        return self.waived.get((finding.control_id, finding.target))
+
+    def change_of(self, finding: Finding) -> Change | None:
+        """new / fixed / changed / unchanged against the baseline; None without one."""
+        if self.diff is None:
+            return None
+        return self.diff.changes.get((finding.control_id, finding.target))
+
+    @property
+    def verdict(self) -> str:
+        """The one-word verdict, never "Compliant" for a run that did not look at everything
+        it was asked to, or whose scope is unknown."""
+        if self.exit_status is not ExitStatus.OK:
+            return "Not compliant" if self.complete else "Incomplete"
+        if self.scope is None:
+            return "Compliant (scope not recorded)"
+        if not self.scope.whole:
+            return "Compliant within a narrowed scope"
+        return "Compliant"
 
     def targets(self, layer: Layer) -> list[str]:
         """The targets of ``layer`` in report order."""

@@ -91,11 +91,21 @@ class Secret:
 
 
 _RUN_SALT = _random.token_bytes(16)
+_key: list[bytes] = [_RUN_SALT]  # the key fingerprints are made with now (one per process)
 
 
-def fingerprint(secret: Secret, salt: bytes = _RUN_SALT) -> str:
-    """A short salted fingerprint: equal secrets give equal fingerprints within one run only."""
-    digest = hmac.new(salt, secret.reveal().encode(), hashlib.sha256).hexdigest()
+def use_fingerprint_key(key: Secret | None) -> None:
+    """Key fingerprints with the operator's local key (hex, from the history directory), so
+    that runs with the same key can be compared; None: this process's random salt, so that
+    equal secrets give equal fingerprints within one run only."""
+    _key[0] = bytes.fromhex(key.reveal()) if key is not None else _RUN_SALT
+
+
+def fingerprint(secret: Secret, salt: bytes | None = None) -> str:
+    """A short keyed fingerprint (HMAC-SHA256, 12 hex digits): without the key, nothing can
+    be learnt from it, not even by trying guesses."""
+    key = _key[0] if salt is None else salt
+    digest = hmac.new(key, secret.reveal().encode(), hashlib.sha256).hexdigest()
     return f"hmac-sha256:{digest[:12]}"
 
 

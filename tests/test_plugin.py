@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from smtpcheck.audit import Audit, DomainTarget
-from smtpcheck.cli import checks_dir, run_audit
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.credentials.controls import HOST_CONTROLS
 from smtpcheck.findings import ExitStatus
+from smtpcheck.runner import checks_dir, run_audit
 
 CHECKS = checks_dir()
 
@@ -132,7 +132,7 @@ def test_crash(server, verdict):
             "evidence": {},
             "remediation": "This is a bug in smtpcheck: please report it with the JSON report.",
             "references": [],
-            "layer": "host",
+            "layer": "host", "waiver": None, "change": None, "credential_change": None,
         }
     ]
 

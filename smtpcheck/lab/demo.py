@@ -149,7 +149,7 @@ def _print_story(fleet: list[tuple[DemoHost, str, str]]) -> None:
 
 def run_demo(report_dir: Path, verbosity: int = 0) -> int:
     """Start the lab, audit it, print where the report is, stop everything."""
-    from smtpcheck.cli import run_audit
+    from smtpcheck.runner import run_audit
 
     require_root("smtpcheck demo")
     workdir = Path(tempfile.mkdtemp(prefix="smtpcheck-demo-"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import smtpcheck.cli
+import smtpcheck.runner
 from smtpcheck import __version__
 from smtpcheck.catalogue import CONTROLS
 from smtpcheck.cli import build_parser, main
@@ -22,7 +22,7 @@ def no_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> int:
         raise AssertionError("a usage error must stop smtpcheck before any audit runs")
 
-    monkeypatch.setattr(smtpcheck.cli, "run_audit", refuse)
+    monkeypatch.setattr(smtpcheck.runner, "run_audit", refuse)
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from smtpcheck.audit import Audit
 from smtpcheck.cli import main
 from smtpcheck.config import AuditConfig, AuditOptions, load_audit_config
 from smtpcheck.errors import ConfigError, InventoryError
@@ -496,3 +497,55 @@ def test_a_new_provider_without_ports_is_refused(tmp_path: Path) -> None:
     text = "[providers.bare]\nname = 'Bare'\nendpoint = 'relay.example'\nports = {}\n"
 
     assert _error(tmp_path, text) == "providers.bare.ports: a new provider needs at least one port"
+
+
+# --- waivers, baseline, history, key, extra reports: checked before the audit (issue 9) ---------
+
+
+def test_fail_on_new_without_a_baseline_is_a_usage_error(tmp_path: Path) -> None:
+    message = _error(tmp_path, domains=("example.org",), fail_on_new=True)
+    assert message.startswith("--fail-on-new needs a baseline")
+
+
+def test_a_bad_waiver_file_in_the_config_stops_the_audit(tmp_path: Path) -> None:
+    (tmp_path / "w.toml").write_text('[[waiver]]\ncontrol = "NOPE-1"\n')
+    text = f'[audit]\nwaivers = "{tmp_path / "w.toml"}"\n'
+    assert "waiver 1" in _error(tmp_path, text, domains=("example.org",))
+
+
+def test_an_unknown_extra_report_is_refused(tmp_path: Path) -> None:
+    text = '[audit]\nextra_reports = ["sarif", "pdf"]\n'
+    assert "unknown extra report 'pdf'" in _error(tmp_path, text, domains=("example.org",))
+
+
+def test_history_key_is_made_0600_by_the_audit_not_by_checking_the_config(
+    tmp_path: Path,
+) -> None:
+    history = tmp_path / "history"
+
+    config = _load(tmp_path, domains=("example.org",), history=history)
+
+    key_file = history / "fingerprint.key"
+    assert not history.exists()  # checking a config makes nothing
+    over_time = config.over_time
+    assert over_time.key_file == key_file and over_time.baseline is None  # no run yet
+    audit = Audit(config, environ={})
+    assert (key_file.stat().st_mode & 0o777) == 0o600
+    assert audit.fingerprint_key is not None
+    again = _load(tmp_path, domains=("example.org",), history=history)
+    assert again.over_time.fingerprint_key == audit.fingerprint_key  # found, and reused
+    assert key_file.read_text().strip() not in repr(again)  # the key is never shown
+
+
+def test_a_key_others_can_read_is_refused_before_the_audit(tmp_path: Path) -> None:
+    key = tmp_path / "k"
+    key.write_text("ab" * 32)
+    key.chmod(0o644)
+    assert "readable or writable by others" in _error(
+        tmp_path, domains=("example.org",), fingerprint_key=key)  # fmt: skip
+
+
+def test_a_history_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "history").write_text("")
+    assert "not a directory" in _error(tmp_path, domains=("example.org",),
+                                       history=tmp_path / "history")  # fmt: skip

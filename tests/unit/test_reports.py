@@ -97,14 +97,16 @@ def test_rendering_is_deterministic() -> None:
 # --- report.json --------------------------------------------------------------------------------
 
 FINDING_KEYS = ["control_id", "target", "status", "severity", "summary", "evidence",
-                "remediation", "references", "layer"]  # fmt: skip
+                "remediation", "references", "layer", "waiver", "change",
+                "credential_change"]  # fmt: skip
 
 
 def test_json_shape() -> None:
     document = json.loads(REPORTERS["json"][1](RESULT))
 
     assert list(document) == ["schema_version", "tool", "started_at", "finished_at",
-                              "exit_status", "complete", "fail_on", "summary",
+                              "exit_status", "complete", "fail_on", "summary", "verdict",
+                              "scope", "targets", "waivers", "fail_on_new", "diff",
                               "findings"]  # fmt: skip
     assert document["complete"] is True  # added in schema 1: the session ran every check
     assert document["fail_on"] == "any fail or error"  # added in schema 1: the gate
@@ -248,14 +250,18 @@ def test_html_is_self_contained_and_inert() -> None:
 
     tags = _Tags(html).tags
     names = {tag for tag, _ in tags}
-    assert not names & {"script", "img", "iframe", "object", "embed", "link", "form", "base"}
+    assert not names & {"img", "iframe", "object", "embed", "link", "form", "base"}
+    assert [attrs for tag, attrs in tags if tag == "script"] == [{}]  # the page's own, inline
+    script = html[html.index("<script>") : html.index("</script>")]
+    assert "{{" not in script and "alert" not in script and "http" not in script
     attributes = [(tag, name, value) for tag, attrs in tags for name, value in attrs.items()]
     assert not [a for a in attributes if a[1].startswith("on")]  # no event handlers
     assert not [a for a in attributes if a[1] in ("src", "srcset", "action", "formaction")]
     hrefs = [value for _, name, value in attributes if name == "href"]
     assert hrefs and all(value is not None and value.startswith("#") for value in hrefs)
-    assert "<script" not in html.lower()
+    assert html.lower().count("<script") == 1
     assert "@import" not in html and "url(" not in html
+    assert "default-src 'none'" in html  # the CSP: nothing may load, only hashed inline code
 
 
 def test_html_escapes_hostile_text() -> None:
@@ -274,7 +280,8 @@ def test_html_verdict_counts_and_open_problems() -> None:
     assert "Not compliant: 2 failed, 1 could not be evaluated (exit status 1)" in html
     assert html.count("<details ") == 7
     assert html.count("<details ") - html.count("<details id=") == 0
-    assert len(re.findall(r"<details id=\"[^\"]+\" open>", html)) == 3  # fail, fail, error
+    assert len(re.findall(r"<details id=\"[^\"]+\" [^>]* open>", html)) == 3  # fail, fail, error
+    assert html.count('<li class="problem ') == 4  # fail, fail, error, warn
 
 
 def test_html_for_a_clean_empty_run() -> None:
@@ -282,7 +289,8 @@ def test_html_for_a_clean_empty_run() -> None:
 
     html = REPORTERS["html"][1](result)
 
-    assert "Compliant: no control failed or errored (exit status 0)" in html
+    # a result without a recorded scope is never plain "Compliant"
+    assert "Compliant (scope not recorded): no control failed or errored (exit status 0)" in html
     assert "No findings: nothing was audited" in html
 
 

@@ -1,0 +1,149 @@
+"""Running an audit: the pytest session in this process, its story on the terminal, and
+the exit status from the findings. Imported only when an audit runs (``smtpcheck --help``
+and ``controls`` stay fast: they load no pytest, paramiko or dnspython)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from smtpcheck import __version__
+from smtpcheck.audit import Audit
+from smtpcheck.catalogue import Layer
+from smtpcheck.config import AuditOptions
+from smtpcheck.console import render_summary, terminal_safe
+from smtpcheck.findings import ExitStatus
+from smtpcheck.plugin import CliAudit
+from smtpcheck.reports import REPORTERS, scrubbed
+from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
+
+
+def options_from_args(args: argparse.Namespace) -> AuditOptions:
+    given = {
+        PROVIDER: args.provider,
+        FROM_ADDRESS: args.from_address,
+        TO_ADDRESS: args.to_address,
+        USERNAME: args.username,
+    }
+    return AuditOptions(
+        hosts=args.hosts,
+        app=args.app,
+        inventory=args.inventory,
+        adt_template=args.adt_template,
+        config=args.config,
+        nameservers=tuple(args.nameserver),
+        domains=tuple(args.domain),
+        layers=args.layers,
+        no_send=args.no_send,
+        report_dir=args.report_dir,
+        jobs=args.jobs,
+        known_hosts=args.known_hosts,
+        accept_new_host_keys=args.accept_new_host_keys,
+        ssh_identity_file=args.ssh_identity_file,
+        ssh_config=args.ssh_config,
+        sudo=args.sudo,
+        sudo_password_env=args.sudo_password_env,
+        zone_file=args.zone_file,
+        dns_timeout=args.dns_timeout,
+        fail_on=args.fail_on,
+        waivers=args.waivers,
+        baseline=args.baseline,
+        history=args.history,
+        fingerprint_key=args.fingerprint_key,
+        fail_on_new=args.fail_on_new,
+        extra_reports=tuple(args.extra_report),
+        expected={k: v for k, v in given.items() if v is not None},
+    )
+
+
+def checks_dir() -> Path:
+    """Where the controls live: ``checks/`` in a source tree, ``smtpcheck/checks`` installed."""
+    return Path(str(resources.files("smtpcheck.checks")))
+
+
+def pytest_args(verbosity: int) -> list[str]:
+    """pytest's own output only at ``-vv`` and above (for debugging); below that the run
+    tells its own story (:func:`run_audit`), not pytest's dots and counts."""
+    directory = checks_dir()
+    args = [
+        str(directory),
+        "-c", str(directory / "pytest.ini"),
+        "--rootdir", str(directory),
+        "-p", "smtpcheck.plugin",
+        "--assert=plain",  # checks assert nothing themselves; never introspect values
+    ]  # fmt: skip
+    if verbosity < 2:
+        return [*args, "-p", "no:terminal"]  # its options (-q, --tb, -r) go with it
+    tb = "--tb=short" if verbosity > 2 else "--tb=no"
+    return [*args, "--no-header", "-rN", tb, "-" + "v" * (verbosity - 1)]
+
+
+_COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def _start_line(audit: Audit) -> str:
+    config = audit.config
+    layers = ", ".join(layer.value for layer in Layer if layer in config.layers)
+    hosts = f"{len(config.targets)} host(s)" if config.targets else "no hosts"
+    send = "no message will be sent" if config.no_send else "one test message per credential set"
+    relay = f"; {send}" if Layer.RELAY in config.layers else ""
+    return f"smtpcheck {__version__}: auditing {hosts}; layers {layers}{relay}"
+
+
+def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False) -> int:
+    """Run the checks of ``audit`` through pytest; the exit status comes from the findings.
+
+    A session that ended early (an error while collecting the checks, an internal error, an
+    interrupt) still writes its reports, with the findings it has; it is never exit status 0.
+    """
+    if verbosity >= 0:
+        print(terminal_safe(_start_line(audit)), flush=True)
+        audit.progress = lambda line: print(terminal_safe(f"  {line}"), flush=True)
+    code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
+    if audit.nothing_evaluated:
+        print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)
+        return ExitStatus.USAGE
+    if audit.result is None:
+        print(
+            f"smtpcheck: error: the audit did not run (pytest exit status {code})", file=sys.stderr
+        )
+        return ExitStatus.USAGE
+    if verbosity < 2:  # pytest's terminal (and its summary hook) is off: say it here
+        for line in render_summary(audit.result, audit.config.report_dir, verbosity, colour=colour):
+            print(line)
+    github_annotations(audit)
+    if code not in _COMPLETED:
+        print(
+            f"smtpcheck: error: the checks could not all run (pytest exit status {int(code)}); "
+            "the reports hold only the findings made before that",
+            file=sys.stderr,
+        )
+        return max(int(audit.result.exit_status), ExitStatus.FINDINGS)
+    return int(audit.result.exit_status)
+
+
+def github_annotations(audit: Audit) -> None:
+    """In a GitHub Actions job, one ``::error``/``::warning`` line per problem (on stdout,
+    where the runner reads workflow commands)."""
+    if audit.environ.get("GITHUB_ACTIONS") != "true" or audit.result is None:
+        return
+    from smtpcheck.reports.github import render_annotations
+
+    for line in render_annotations(scrubbed(audit.result)):
+        print(line)
+
+
+def run_for_json(audit: Audit, verbosity: int) -> int:
+    """``--format json``: everything the run prints goes to stderr; stdout gets only the
+    report.json document (already scrubbed and written), so ``| jq`` always parses."""
+    with contextlib.redirect_stdout(sys.stderr):
+        status = run_audit(audit, verbosity)
+    report = audit.config.report_dir / REPORTERS["json"][0]
+    if audit.result is not None and report.is_file():
+        sys.stdout.write(report.read_text(encoding="utf-8"))
+    return status
