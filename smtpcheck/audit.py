@@ -91,6 +91,7 @@ class Audit:
         self.progress: Callable[[str], None] | None = None  # a line per target as it finishes
         self._expected: Counter[str] = Counter()  # controls to evaluate per target
         self._recorded: dict[str, list[Finding]] = {}
+        self.durations: dict[tuple[str, str], float] = {}  # (control, target) -> seconds
         self.started_at = datetime.now(UTC)
         self.findings: list[Finding] = []
         self.result: AuditResult | None = None
@@ -345,6 +346,7 @@ class Audit:
             diff=diff,
             fail_on_new=over_time.fail_on_new,
             trend=trend,
+            durations=self.durations,
         )
         return self.result
 

@@ -37,6 +37,7 @@ class AuditResult:
     fail_on_new: bool = False  # only findings new since the baseline gate (errors always do)
     trend: tuple[TrendPoint, ...] = ()  # earlier runs from the history, oldest first
     today: date | None = None  # the day waivers were judged on
+    durations: Mapping[Key, float] = field(default_factory=dict)  # seconds per finding
 
     @classmethod
     def of(
@@ -54,6 +55,7 @@ class AuditResult:
         fail_on_new: bool = False,
         trend: Sequence[TrendPoint] = (),
         today: date | None = None,
+        durations: Mapping[Key, float] | None = None,
     ) -> AuditResult:
         """The result; a run that did not complete is never exit status 0, whatever its
         findings (the report and the process say the same). A finding under an active waiver
@@ -93,10 +95,15 @@ class AuditResult:
             fail_on_new,
             tuple(trend),
             today,
+            MappingProxyType(dict(durations or {})),
         )
 
     def waiver_of(self, finding: Finding) -> AppliedWaiver | None:
         return self.waived.get((finding.control_id, finding.target))
+
+    def seconds_of(self, finding: Finding) -> float:
+        """What evaluating ``finding`` took (pytest's setup and call), 0 when not measured."""
+        return self.durations.get((finding.control_id, finding.target), 0.0)
 
     def change_of(self, finding: Finding) -> Change | None:
         """new / fixed / changed / unchanged against the baseline; None without one."""

@@ -39,7 +39,11 @@ def _details(finding: Finding) -> str:
     return xml_safe("\n".join(lines))
 
 
-def _testcase(suite: ET.Element, finding: Finding) -> None:
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _testcase(suite: ET.Element, finding: Finding, seconds: float) -> None:
     control = CONTROLS.get(finding.control_id)
     title = control.title if control else ""
     case = ET.SubElement(
@@ -49,7 +53,9 @@ def _testcase(suite: ET.Element, finding: Finding) -> None:
         # Per target: CI test views (GitLab keys a case on classname and name) keep one case
         # per control and target instead of squashing every host's CRED-04 into one.
         classname=xml_safe(f"smtpcheck.{layer_of(finding).value}.{finding.target}"),
-        time="0",
+        # what evaluating it took in this run: its setup (the shared observation, for the
+        # first control of a target to need it) and its call
+        time=_seconds(seconds),
     )
     properties = ET.SubElement(case, "properties")
     for name, value in (("status", finding.status.value), ("severity", finding.severity.value)):
@@ -69,6 +75,7 @@ def _testcase(suite: ET.Element, finding: Finding) -> None:
 def _suite(root: ET.Element, target: str, findings: Iterable[Finding], result: AuditResult) -> None:
     items = list(findings)
     counts = {status: sum(f.status is status for f in items) for status in Status}
+    times = [result.seconds_of(finding) for finding in items]
     suite = ET.SubElement(
         root,
         "testsuite",
@@ -78,10 +85,10 @@ def _suite(root: ET.Element, target: str, findings: Iterable[Finding], result: A
         errors=str(counts[Status.ERROR]),
         skipped=str(counts[Status.SKIP]),
         timestamp=result.started_at.isoformat(timespec="seconds"),
-        time="0",
+        time=_seconds(sum(times)),
     )
-    for finding in items:
-        _testcase(suite, finding)
+    for finding, seconds in zip(items, times, strict=True):
+        _testcase(suite, finding, seconds)
 
 
 def render_junit(result: AuditResult) -> str:
@@ -93,6 +100,7 @@ def render_junit(result: AuditResult) -> str:
         failures=str(summary[Status.FAIL]),
         errors=str(summary[Status.ERROR]),
         skipped=str(summary[Status.SKIP]),
+        time=_seconds((result.finished_at - result.started_at).total_seconds()),
     )
     by_target: dict[str, list[Finding]] = {}
     for finding in result.findings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from smtpcheck.lab.demo import DEMO_CREDENTIALS
@@ -39,6 +40,12 @@ def test_demo_shows_every_status_and_stops_its_servers(tmp_path: Path) -> None:
                       and f["status"] == "fail"]  # fmt: skip
     assert relay_failures
     assert "report.html" in stdout
+    # JUnit that CI test views don't squash: one (classname, name) pair per case; real times
+    cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    pairs = [(case.get("classname"), case.get("name"), float(case.get("time") or "nan"))
+             for case in cases]  # fmt: skip
+    assert len({(classname, name) for classname, name, _ in pairs}) == len(pairs) == len(findings)
+    assert sum(seconds for _, _, seconds in pairs) > 0
     leftovers = subprocess.run(["pgrep", "-f", "smtpcheck-demo-"], capture_output=True, text=True)
     assert leftovers.stdout == ""
     assert list(SUDOERS_DIR.glob(f"smtpcheck-lab-{demo.pid}-*")) == []

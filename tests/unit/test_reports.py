@@ -156,7 +156,7 @@ def test_junit_one_suite_per_target_and_an_element_per_status() -> None:
 
     assert root.tag == "testsuites"
     assert root.attrib == {"name": "smtpcheck", "tests": "7", "failures": "2", "errors": "1",
-                           "skipped": "1"}  # fmt: skip
+                           "skipped": "1", "time": "7.250"}  # the run's wall time  # fmt: skip
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == sorted(
         {f.target for f in RESULT.findings}, key=[f.target for f in RESULT.findings].index
@@ -184,6 +184,21 @@ def test_junit_one_suite_per_target_and_an_element_per_status() -> None:
             len([c for c in cases if c.find("failure") is not None])
         )
         assert suite.get("timestamp") == "2026-03-01T02:00:00+00:00"
+
+
+def test_junit_times_are_each_findings_measured_seconds() -> None:
+    first, second = RESULT.findings[0], RESULT.findings[1]
+    durations = {(first.control_id, first.target): 1.5, (second.control_id, second.target): 0.25}
+    result = replace(RESULT, durations=durations)
+
+    root = ET.fromstring(REPORTERS["junit"][1](result))
+
+    times = {(c.get("classname"), c.get("name")): c.get("time") for c in root.iter("testcase")}
+    assert sorted(times.values())[-2:] == ["0.250", "1.500"]  # measured ones; the rest 0.000
+    assert set(times.values()) <= {"0.000", "0.250", "1.500"}
+    suite = next(s for s in root.iter("testsuite") if s.get("name") == first.target)
+    expected = sum(d for (_, target), d in durations.items() if target == first.target)
+    assert float(suite.get("time") or "nan") == expected
 
 
 def test_junit_names_controls_with_their_titles() -> None:
