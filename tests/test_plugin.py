@@ -132,7 +132,10 @@ def test_crash(server, verdict):
             "evidence": {},
             "remediation": "This is a bug in smtpcheck: please report it with the JSON report.",
             "references": [],
-            "layer": "host", "waiver": None, "change": None, "credential_change": None,
+            "layer": "host",
+            "waiver": None,
+            "change": None,
+            "credential_change": None,
         }
     ]
 
