@@ -33,7 +33,7 @@ from typing import Any
 from smtpcheck.catalogue import Layer
 from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.credentials.evaluate import WEB_USERS
-from smtpcheck.errors import ConfigError, InventoryError
+from smtpcheck.errors import ConfigError, InventoryError, ProbeError
 from smtpcheck.findings import FAIL_ON
 from smtpcheck.history import (
     KEY_FILE,
@@ -57,6 +57,7 @@ from smtpcheck.relay.delivery import mailbox_settings
 from smtpcheck.relay.endpoint import checked_relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
+from smtpcheck.remote.known_hosts import known_hosts_for
 from smtpcheck.secrets import REDACTOR, Secret
 from smtpcheck.settings import (
     ACCEPTED_NAMES,
@@ -471,6 +472,13 @@ def load_audit_config(
     _check_mailbox(data, environ)
     targets = tuple(_targets(options))
     check_targets(targets, environ)
+    ssh_options = SshOptions(
+        known_hosts=known_hosts_path,
+        accept_new_host_keys=options.accept_new_host_keys
+        or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
+        command_timeout=command_timeout,
+    )
+    _check_known_hosts(targets, ssh_options)
     return AuditConfig(
         expected=_expected(options, data, environ, catalogue),
         targets=targets,
@@ -483,12 +491,7 @@ def load_audit_config(
         report_dir=report_dir,
         jobs=jobs,
         no_send=options.no_send or bool(_typed(audit, "no_send", bool, where)),
-        ssh=SshOptions(
-            known_hosts=known_hosts_path,
-            accept_new_host_keys=options.accept_new_host_keys
-            or bool(_typed(ssh, "accept_new_host_keys", bool, where)),
-            command_timeout=command_timeout,
-        ),
+        ssh=ssh_options,
         max_file_bytes=max_bytes,
         web_users=frozenset(_string_list(audit, "web_users", where)) or WEB_USERS,
         providers=catalogue,
@@ -500,6 +503,18 @@ def load_audit_config(
         over_time=_over_time(options, audit, where),
         sections={key: data[key] for key in ("mailbox",) if key in data},
     )
+
+
+def _check_known_hosts(targets: Sequence[HostTarget], ssh: SshOptions) -> None:
+    """The known_hosts files every paramiko host shares are read now, once (and kept for the
+    run): one that cannot be used (binary, a line paramiko cannot read) would fail every host,
+    so it is one usage error instead, before any connection (issue 8 item 10)."""
+    if not any(target.backend == "paramiko" for target in targets):
+        return
+    try:
+        known_hosts_for(ssh)
+    except ProbeError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _option_path(option: Path | None, audit: Mapping[str, Any], key: str, where: str,

@@ -3,11 +3,16 @@
 Unlike testinfra's paramiko backend (which accepts unknown keys with a warning), an unknown key
 is refused unless ``accept_new_host_keys`` is set, in which case it is saved like OpenSSH's
 ``StrictHostKeyChecking=accept-new``; a changed key is always refused.
+
+Nothing here grows with the fleet: known_hosts and the operator's ssh_config are parsed once
+per run (``known_hosts.FileCache``), and each connection is given only its own host's keys.
 """
 
 from __future__ import annotations
 
-import threading
+import errno
+import io
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,23 +26,33 @@ from smtpcheck.errors import (
     LoginRefused,
     ProbeError,
 )
-from smtpcheck.remote import (
-    SYSTEM_KNOWN_HOSTS,
-    CommandResult,
-    SshOptions,
-    command_line,
-    default_known_hosts,
+from smtpcheck.remote import CommandResult, SshOptions, command_line
+from smtpcheck.remote.known_hosts import (
+    FileCache,
+    KnownHosts,
+    host_key_name,
+    known_hosts_for,
+    save_file,
+    save_new_host_key,
 )
 from smtpcheck.targets import HostTarget
 
-_SAVE_LOCK = threading.Lock()
+
+def _revoked(hostname: str, key: paramiko.PKey) -> HostKeyMismatch:
+    return HostKeyMismatch(
+        f"host key for {hostname} ({key.get_name()} {key.fingerprint}) is marked @revoked in "
+        "known_hosts: refused"
+    )
 
 
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, known_hosts: Path) -> None:
+    def __init__(self, known_hosts: Path, store: KnownHosts) -> None:
         self.known_hosts = known_hosts
+        self.store = store
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        if self.store.is_revoked(key):
+            raise _revoked(hostname, key)
         raise HostKeyUnknown(
             f"host key for {hostname} ({key.get_name()} {key.fingerprint}) is not in "
             f"{self.known_hosts}; add it, or pass --accept-new-host-keys to trust it on first use"
@@ -45,23 +60,41 @@ class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
 
 
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
-    """Trust on first use: record the new key in the known_hosts file (appended, not rewritten)."""
+    """Trust on first use: record the new key in the known_hosts file (appended, not rewritten)
+    and in the run's store. A revoked key is never trusted."""
 
-    def __init__(self, known_hosts: Path, notes: list[str]) -> None:
-        self.known_hosts = known_hosts
+    def __init__(self, options: SshOptions, notes: list[str], store: KnownHosts) -> None:
+        self.options = options
         self.notes = notes
+        self.store = store
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        if self.store.is_revoked(key):
+            raise _revoked(hostname, key)
+        known = save_new_host_key(self.options, hostname, key)
+        if known:  # another connection to the same name saved its key first: compare with it
+            ours = {k.get_name(): k for k in known}.get(key.get_name())
+            if ours is None or ours.asbytes() != key.asbytes():
+                raise paramiko.BadHostKeyException(hostname, key, ours or known[0])
+            return
         client.get_host_keys().add(hostname, key.get_name(), key)
-        line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
-        with _SAVE_LOCK:
-            self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with self.known_hosts.open("a", encoding="ascii") as handle:
-                handle.write(line)
         self.notes.append(
             f"unknown host key {key.get_name()} {key.fingerprint} accepted on first use "
-            f"and saved to {self.known_hosts}"
+            f"and saved to {save_file(self.options)}"
         )
+
+
+def _parse_ssh_config(files: Sequence[tuple[Path, bytes | None]]) -> paramiko.SSHConfig:
+    """paramiko's ``SSHConfig.from_path``, from bytes already read (one file)."""
+    ((_, data),) = files
+    try:
+        text = (data or b"").decode()  # from_path reads text in the locale's encoding: UTF-8
+        return paramiko.SSHConfig.from_file(io.StringIO(text, newline=None))
+    except (ValueError, paramiko.SSHException) as exc:
+        raise ProbeError(str(exc)) from None
+
+
+_SSH_CONFIGS: FileCache[paramiko.SSHConfig] = FileCache("SSH config", _parse_ssh_config)
 
 
 def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
@@ -72,8 +105,8 @@ def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
     path = target.ssh_config or Path("~/.ssh/config").expanduser()
     if not path.is_file() or target.host is None:
         return {}
-    try:  # the operator's file, read per host: a problem with it is this host's error
-        config = paramiko.SSHConfig.from_path(str(path))
+    try:  # the operator's file, parsed once per run: a problem with it is each host's error
+        config = _SSH_CONFIGS.get((path,))
         entry = config.lookup(target.host)
         values: dict[str, Any] = {"hostname": entry.get("hostname", target.host)}
         if "user" in entry:
@@ -84,9 +117,36 @@ def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
             values["key_filename"] = str(Path(entry["identityfile"][0]).expanduser())
         if "proxycommand" in entry:
             values["sock"] = paramiko.ProxyCommand(entry["proxycommand"])
-    except (OSError, ValueError, paramiko.SSHException) as exc:
+    except (OSError, ValueError, paramiko.SSHException, ProbeError) as exc:
         raise ProbeError(f"cannot use the SSH config {path} for {target.host}: {exc}") from None
     return values
+
+
+def _open_socket(hostname: str, port: int, timeout: float | None) -> socket.socket:
+    """The TCP connection paramiko's ``connect`` would open (each address in turn; refused and
+    unreachable ones collected into NoValidConnectionsError, any other error raised at once, so
+    the messages stay the same), with TCP_NODELAY set: without it every channel open waits
+    ~40 ms for a delayed ACK (Nagle; issue 10)."""
+    infos = socket.getaddrinfo(hostname, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    addresses = [(i[0], i[4]) for i in infos if i[1] == socket.SOCK_STREAM] or [
+        (i[0], i[4]) for i in infos
+    ]
+    errors: dict[Any, Exception] = {}
+    for family, address in addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if timeout is not None:
+                sock.settimeout(timeout)
+            sock.connect(address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            sock.close()
+            if exc.errno not in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+                raise
+            errors[address] = exc
+            continue
+        return sock
+    raise paramiko.ssh_exception.NoValidConnectionsError(errors)
 
 
 class ParamikoConnection:
@@ -101,16 +161,12 @@ class ParamikoConnection:
 
     def _connect(self) -> paramiko.SSHClient:
         target, options = self.target, self.options
-        known_hosts = options.known_hosts or default_known_hosts()
+        store = known_hosts_for(options)  # parsed once per run, shared by every host
         client = paramiko.SSHClient()
-        if options.known_hosts is None and SYSTEM_KNOWN_HOSTS.is_file():
-            client.load_system_host_keys(str(SYSTEM_KNOWN_HOSTS))
-        if known_hosts.is_file():
-            client.load_host_keys(str(known_hosts))
         policy: paramiko.MissingHostKeyPolicy = (
-            _AcceptNew(known_hosts, self.notes)
+            _AcceptNew(options, self.notes, store)
             if options.accept_new_host_keys
-            else _RefuseUnknown(known_hosts)
+            else _RefuseUnknown(save_file(options), store)
         )
         client.set_missing_host_key_policy(policy)
         params: dict[str, Any] = {
@@ -131,14 +187,23 @@ class ParamikoConnection:
             params["allow_agent"] = False
         if target.password is not None:
             params["password"] = target.password.reveal()
+        # Only this host's keys, under the name paramiko looks up: its own comparison (and its
+        # preference for the key type it knows) works as it did with the whole file loaded.
+        name = host_key_name(params["hostname"], params["port"])
+        for key in store.keys_for(name):
+            client.get_host_keys().add(name, key.get_name(), key)
         where = f"{params['hostname']}:{params['port']}"
         try:
+            if "sock" not in params:  # a ProxyCommand from ssh_config is its own socket
+                params["sock"] = _open_socket(params["hostname"], params["port"], target.timeout)
             client.connect(**params)
         except (HostKeyUnknown, HostKeyMismatch):
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:
             client.close()
+            if store.is_revoked(exc.key):
+                raise _revoked(where, exc.key) from None
             raise HostKeyMismatch(
                 f"host key for {where} does not match known_hosts (got {exc.key.get_name()} "
                 f"{exc.key.fingerprint}): the host was rebuilt, or the connection is intercepted"

@@ -549,3 +549,17 @@ def test_a_history_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "history").write_text("")
     assert "not a directory" in _error(tmp_path, domains=("example.org",),
                                        history=tmp_path / "history")  # fmt: skip
+
+
+def test_a_known_hosts_file_every_paramiko_host_shares_is_read_before_any_host(
+    tmp_path: Path,
+) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_bytes(b"\x7fELF\x00\x01\xff\xfe" * 8)
+
+    message = _error(tmp_path, hosts="paramiko://u@192.0.2.1", app="wordpress",
+                     known_hosts=known)  # fmt: skip
+
+    assert message == f"cannot use known_hosts {known}: line 1 is not text"
+    # local:// hosts use no known_hosts: the file is not their problem
+    assert _load(tmp_path, hosts="local://", app="wordpress", known_hosts=known).targets
