@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from smtpcheck.catalogue import Layer
@@ -180,11 +180,12 @@ class Audit:
         expected = self.config.expected
         used_by: dict[str, list[str]] = {}
         providers: dict[str, list[Provider]] = {}
-        if expected.from_domain:
+        shard = self.config.shard
+        if expected.from_domain and (shard is None or shard.first):  # one shard checks it
             used_by.setdefault(expected.from_domain, []).append("build-time settings")
             if expected.provider is not None:
                 providers.setdefault(expected.from_domain, []).append(expected.provider)
-        for domain in self.config.domains:
+        for domain in self.config.domains if shard is None or shard.first else ():
             used_by.setdefault(domain, []).append("--domain")
         for target in self.config.targets:
             for who, deployed in self._sending_paths(target):
@@ -228,7 +229,11 @@ class Audit:
             if not self.config.targets:
                 settings = deployed_from_settings(self.config.expected)
                 deployments = [("build-time settings", settings)] if settings else []
-            self._relays = tuple(plan_relay_targets(deployments, self.config.providers))
+            relays = plan_relay_targets(deployments, self.config.providers)
+            if self.config.shard is not None:  # "credential set 2" is numbered per shard
+                suffix = f" (shard {self.config.shard})"
+                relays = [replace(target, name=target.name + suffix) for target in relays]
+            self._relays = tuple(relays)
         return self._relays
 
     def _sending_paths(self, target: HostTarget) -> list[tuple[str, DeployedSmtp]]:
@@ -311,6 +316,7 @@ class Audit:
             delivery=self.mailbox is not None,
             selection=self.selection,
             fingerprint_key=self._key_id(),
+            shard=str(config.shard) if config.shard is not None else None,
         )
 
     def _key_id(self) -> str | None:

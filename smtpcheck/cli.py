@@ -84,6 +84,10 @@ def _add_audit_options(parser: argparse.ArgumentParser) -> None:
         help="exit 1 only for fails new since the baseline (errors always exit 1)",
     )  # fmt: skip
     over_time.add_argument(
+        "--shard", metavar="K/N",
+        help="audit part K of N of the hosts (a CI matrix); combine with smtpcheck merge",
+    )  # fmt: skip
+    over_time.add_argument(
         "--extra-report", action="append", default=[], choices=OPTIONAL_REPORTS,
         help="also write report.sarif (sarif) or gl-code-quality-report.json (codequality)",
     )  # fmt: skip
@@ -149,6 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit_options(audit)
     controls = commands.add_parser("controls", help="list the implemented controls")
     controls.add_argument("--json", action="store_true")
+    merge = commands.add_parser(
+        "merge", help="combine the reports of --shard K/N runs into one audit",
+        description="Combine the report.json of every --shard K/N run (a CI matrix) into one "
+        "set of reports with one exit status. Every shard must be given, exactly once.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    merge.add_argument("reports", nargs="+", type=Path, help="shard report dirs or report.json")
+    merge.add_argument("--report-dir", type=Path, default=Path("reports"))
+    merge.add_argument("--extra-report", action="append", default=[], choices=OPTIONAL_REPORTS)
+    merge.add_argument("-q", "--quiet", action="store_true")
     demo = commands.add_parser("demo", help="the whole audit against the built-in lab (root)")
     demo.add_argument("--report-dir", type=Path, default=Path("reports"))
     demo.add_argument("-v", "--verbose", action="count", default=0)
@@ -166,6 +180,18 @@ def _controls(as_json: bool) -> int:
             f"{control.id:<9} {control.layer.value:<6} {control.severity.value:<9} {control.title}"
         )
     return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from smtpcheck.console import render_summary
+    from smtpcheck.merge import merge_shards
+    from smtpcheck.reports import write_reports
+
+    result = merge_shards(args.reports)
+    write_reports(result, args.report_dir, args.extra_report)
+    for line in render_summary(result, args.report_dir, -1 if args.quiet else 0):
+        print(line)
+    return int(result.exit_status)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -195,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "controls":
             return _controls(args.json)
+        if args.command == "merge":
+            return _merge(args)
         if args.command == "demo":
             from smtpcheck.lab.demo import run_demo
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,42 @@ class AuditOptions:
     fingerprint_key: Path | None = None
     fail_on_new: bool = False
     extra_reports: Sequence[str] = ()
+    shard: str | None = None  # "K/N"
     expected: Mapping[str, str] = field(default_factory=dict)  # --provider, --from, ...
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` (1-based) of ``count``: the hosts, sorted by name, every ``count``-th
+    from the ``index``-th; sending domains and relay tests derived from them; the build-time
+    settings' own domain and relay test, and ``--domain``, in shard 1 only."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def first(self) -> bool:
+        return self.index == 1
+
+    def select(self, targets: Sequence[HostTarget]) -> tuple[HostTarget, ...]:
+        ordered = sorted(targets, key=lambda target: target.name)
+        return tuple(ordered[self.index - 1 :: self.count])
+
+
+MAX_SHARDS = 1000
+
+
+def parse_shard(text: str) -> Shard:
+    index, slash, count = text.partition("/")
+    if not (slash and index.isascii() and index.isdigit() and count.isascii() and count.isdigit()):
+        raise ConfigError(f"--shard must be K/N, such as 2/4, not {text[:20]!r}")
+    shard = Shard(int(index), int(count))
+    if not 1 <= shard.index <= shard.count <= MAX_SHARDS:
+        raise ConfigError(f"--shard {text}: K must be 1 to N, N at most {MAX_SHARDS}")
+    return shard
 
 
 @dataclass(frozen=True)
@@ -181,6 +217,7 @@ class AuditConfig:
     require_credential_file: bool = False  # no gen C/D skip of CRED-01…05
     fail_on: str | None = None  # findings.gates: None = every fail and error
     over_time: OverTime = field(default_factory=lambda: OverTime())
+    shard: Shard | None = None  # this run audits one part of the fleet
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # mailbox
 
 
@@ -265,8 +302,7 @@ def _targets(options: AuditOptions) -> list[HostTarget]:
         targets += parse_hosts_option(options.hosts, options.app)
     elif options.app and options.inventory is None:
         raise InventoryError("--app needs --hosts (or use an inventory)")
-    names = [t.name for t in targets]
-    twice = sorted({name for name in names if names.count(name) > 1})
+    twice = sorted(name for name, n in Counter(t.name for t in targets).items() if n > 1)
     if twice:
         raise InventoryError(f"host(s) given twice: {', '.join(twice)}")
     return apply_common(
@@ -471,6 +507,14 @@ def load_audit_config(
     domains = _domains(options, audit, where)
     _check_mailbox(data, environ)
     targets = tuple(_targets(options))
+    shard = parse_shard(options.shard) if options.shard is not None else None
+    if shard is not None:
+        if shard.count > len(targets):
+            raise ConfigError(
+                f"--shard {options.shard}: {len(targets)} host(s) cannot fill {shard.count} "
+                "shards; use at most one shard per host"
+            )
+        targets = shard.select(targets)
     check_targets(targets, environ)
     ssh_options = SshOptions(
         known_hosts=known_hosts_path,
@@ -501,6 +545,7 @@ def load_audit_config(
             "--fail-on" if options.fail_on else f"{where}: fail_on",
         ),
         over_time=_over_time(options, audit, where),
+        shard=shard,
         sections={key: data[key] for key in ("mailbox",) if key in data},
     )
 

@@ -72,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--history", dest="smtpcheck_history", help="directory of kept runs")
     group.addoption("--fingerprint-key", dest="smtpcheck_fingerprint_key")
     group.addoption("--fail-on-new", dest="smtpcheck_fail_on_new", action="store_true")
+    group.addoption("--shard", dest="smtpcheck_shard", help="K/N: part K of N of the hosts")
     group.addoption(
         "--extra-report", dest="smtpcheck_extra_reports", action="append", default=[],
         choices=OPTIONAL_REPORTS, help="also write this report (repeatable)",
@@ -85,6 +86,7 @@ _OWN_OPTIONS = (
     "smtpcheck_sudo_password_env", "smtpcheck_zone_file", "smtpcheck_dns_timeout",
     "smtpcheck_fail_on", "smtpcheck_waivers", "smtpcheck_baseline", "smtpcheck_history",
     "smtpcheck_fingerprint_key", "smtpcheck_fail_on_new", "smtpcheck_extra_reports",
+    "smtpcheck_shard",
 )  # fmt: skip
 
 
@@ -169,6 +171,7 @@ def options_from_pytest(config: pytest.Config) -> AuditOptions:
         fingerprint_key=_path(get("smtpcheck_fingerprint_key")),
         fail_on_new=bool(get("smtpcheck_fail_on_new")),
         extra_reports=tuple(get("smtpcheck_extra_reports") or ()),
+        shard=get("smtpcheck_shard"),
     )
 
 

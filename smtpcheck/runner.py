@@ -57,6 +57,7 @@ def options_from_args(args: argparse.Namespace) -> AuditOptions:
         fingerprint_key=args.fingerprint_key,
         fail_on_new=args.fail_on_new,
         extra_reports=tuple(args.extra_report),
+        shard=args.shard,
         expected={k: v for k, v in given.items() if v is not None},
     )
 

@@ -49,6 +49,7 @@ class Scope:
     delivery: bool = False  # SMTP-05 opt-in: a [mailbox] was configured
     selection: str | None = None  # pytest's -k / -m expression that picked controls
     fingerprint_key: str | None = None  # the key's id (history.key_id); None: per-run salt
+    shard: str | None = None  # "K/N": this run audited one part of the fleet (merge them)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expected_sources", MappingProxyType(dict(self.expected_sources)))
@@ -64,6 +65,8 @@ class Scope:
             reasons.append("--no-send: no test message was sent")
         if self.selection:
             reasons.append(f"only the controls selected by {self.selection!r}")
+        if self.shard:
+            reasons.append(f"shard {self.shard}: one part of the fleet (smtpcheck merge)")
         return reasons
 
     @property
@@ -111,6 +114,7 @@ class Scope:
             "delivery_checked": self.delivery,
             "selection": self.selection,
             "fingerprint_key": self.fingerprint_key,
+            "shard": self.shard,
             "expected_sources": dict(self.expected_sources),
         }
 

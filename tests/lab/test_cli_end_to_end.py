@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,54 @@ def test_canary_secrets_appear_nowhere(fleet: Fleet, tmp_path: Path) -> None:
     assert "paramiko" in texts["debug log"]  # DEBUG logging really was on
     assert "hmac-sha256:" in texts["cli mixed report.json"]  # evidence still identifies secrets
     assert _leaks(texts, _secret_forms(fleet.lab)) == []
+
+
+def test_four_shards_and_merge_give_the_unsharded_findings(
+    fleet: Fleet, dns_lab: NsdServer, tmp_path: Path
+) -> None:
+    """Issue 10: a CI matrix of --shard K/4 jobs, then smtpcheck merge, is the same audit as one
+    run: the same findings, the same exit status; each host in exactly one shard."""
+    dns = ("--layers", "host,dns", "--nameserver", dns_lab.nameserver)
+    whole = _smtpcheck("audit", "--inventory", str(fleet.mixed), "--known-hosts",
+                       str(fleet.lab.known_hosts), *dns, "--report-dir", str(tmp_path / "whole"),
+                       env=_environ(fleet.lab))  # fmt: skip
+    assert whole.returncode == 1, whole.stdout + whole.stderr
+    before = {h.name: h.sessions() for h in fleet.lab.hosts}
+    for k in range(1, 5):
+        shard = _smtpcheck("audit", "--inventory", str(fleet.mixed), "--known-hosts",
+                           str(fleet.lab.known_hosts), *dns, "--shard", f"{k}/4",
+                           "--report-dir", str(tmp_path / f"shard{k}"),
+                           env=_environ(fleet.lab))  # fmt: skip
+        assert shard.returncode in (0, 1), shard.stdout + shard.stderr
+    opened = {h.name: h.sessions() - before[h.name] for h in fleet.lab.hosts}
+    assert set(opened.values()) <= {0, 1}  # no host observed by two shards
+    shards = [str(tmp_path / f"shard{k}") for k in range(1, 5)]
+
+    merged = _smtpcheck("merge", *shards, "--report-dir", str(tmp_path / "merged"),
+                        env=_environ(fleet.lab))  # fmt: skip
+
+    assert merged.returncode == whole.returncode, merged.stdout + merged.stderr
+
+    def verdicts(directory: str) -> set[tuple[str, str, str]]:
+        report = json.loads((tmp_path / directory / "report.json").read_text())
+        return {(f["control_id"], f["target"], f["status"]) for f in report["findings"]}
+
+    assert verdicts("merged") == verdicts("whole")
+    merged_report = json.loads((tmp_path / "merged" / "report.json").read_text())
+    whole_report = json.loads((tmp_path / "whole" / "report.json").read_text())
+
+    def targets(report: dict[str, Any], kind: str) -> set[str]:
+        return {t["name"] for t in report["targets"] if t["kind"] == kind}
+
+    assert len(targets(merged_report, "host")) == 7
+    for kind in ("host", "domain"):
+        assert targets(merged_report, kind) == targets(whole_report, kind)
+    assert (
+        merged_report["scope"]["shard"] is None and merged_report["scope"]["whole_audit"] is False
+    )
+    # a lost CI job: the merge refuses, and writes nothing
+    missing = _smtpcheck("merge", *shards[:3], "--report-dir", str(tmp_path / "partial"),
+                         env=_environ(fleet.lab))  # fmt: skip
+    assert missing.returncode == 2
+    assert "shard(s) 4 of 4 missing" in missing.stderr
+    assert not (tmp_path / "partial").exists()

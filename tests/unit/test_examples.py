@@ -44,6 +44,7 @@ SHIPPED = {
     "inventory.toml",
     "waivers.toml",
     "github-actions.yml",
+    "github-actions-matrix.yml",
     "gitlab-ci.yml",
     "cron",
     "smtpcheck.service",
@@ -293,6 +294,23 @@ def test_github_actions() -> None:
     assert sarif["with"]["sarif_file"] == f"{report_dir}/report.sarif"
     assert "always()" in sarif["if"]
     assert workflow["permissions"]["security-events"] == "write"
+
+
+def test_github_actions_matrix_shards_then_merges() -> None:
+    workflow = _yaml("github-actions-matrix.yml")
+    jobs = workflow["jobs"]
+    matrix = jobs["shard"]["strategy"]["matrix"]["shard"]
+    assert jobs["shard"]["strategy"]["fail-fast"] is False
+    (audit,) = [s for s in jobs["shard"]["steps"] if "smtpcheck audit" in s.get("run", "")]
+    command = audit["run"].replace("${{ matrix.shard }}", "1")
+    args = parse_audit(command)
+    assert args.shard == f"1/{len(matrix)}" and matrix == list(range(1, len(matrix) + 1))
+    assert _SECRET.fullmatch(audit["env"]["SYSTEM_EMAIL_PASSWORD"])
+    (merge,) = [s for s in jobs["merge"]["steps"] if "smtpcheck merge" in s.get("run", "")]
+    argv = shlex.split(merge["run"])
+    assert jobs["merge"]["needs"] == "shard" and jobs["merge"]["if"] == "always()"
+    parsed = build_parser().parse_args(argv[1:])
+    assert parsed.command == "merge" and parsed.reports
 
 
 def test_gitlab_ci() -> None:

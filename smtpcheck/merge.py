@@ -1,0 +1,191 @@
+"""``smtpcheck merge``: the reports of ``--shard K/N`` runs (a CI matrix) as one audit.
+
+Every shard 1…N must be there exactly once, all of one N, each a complete report.json of
+schema 1; anything else is a usage error (exit 2), so a lost CI job can never make a merged
+report look whole. A finding that two shards both made (a sending domain their hosts share)
+is kept once, the worse of the two. The exit status is decided again, from the merged
+findings, with the gate the shards ran with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from smtpcheck.catalogue import Layer
+from smtpcheck.errors import ConfigError
+from smtpcheck.findings import Finding, Status
+from smtpcheck.history import Change, Diff, Key
+from smtpcheck.providers import read_input_file
+from smtpcheck.result import AuditResult
+from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
+from smtpcheck.waivers import Waiver
+
+_WORST = {s: rank for rank, s in enumerate((Status.ERROR, Status.FAIL, Status.WARN,
+                                             Status.PASS, Status.SKIP))}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    path: Path
+    index: int
+    count: int
+    data: Mapping[str, Any]
+
+
+def _report_path(given: Path) -> Path:
+    return given / "report.json" if given.is_dir() else given
+
+
+def read_shard(given: Path) -> ShardReport:
+    path = _report_path(given)
+    text = read_input_file(path, "shard report", limit=256 << 20)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != 1:
+        raise ConfigError(f"{path}: not a smtpcheck report.json (schema_version 1)")
+    scope = data.get("scope")
+    shard = scope.get("shard") if isinstance(scope, dict) else None
+    if not isinstance(shard, str) or "/" not in shard:
+        raise ConfigError(f"{path}: not the report of a --shard K/N run")
+    index, _, count = shard.partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        raise ConfigError(f"{path}: shard {shard[:20]!r} is not K/N")
+    if data.get("complete") is not True:
+        raise ConfigError(f"{path}: shard {shard} did not complete; run it again")
+    if not isinstance(data.get("findings"), list):
+        raise ConfigError(f"{path}: its findings are not a list")
+    return ShardReport(path, int(index), int(count), data)
+
+
+def check_complete(shards: Sequence[ShardReport]) -> None:
+    counts = {shard.count for shard in shards}
+    if len(counts) != 1:
+        raise ConfigError(f"the reports come from different splits: N = {sorted(counts)}")
+    count = counts.pop()
+    seen: dict[int, Path] = {}
+    for shard in shards:
+        if shard.index in seen:
+            raise ConfigError(
+                f"shard {shard.index}/{count} given twice: {seen[shard.index]}, {shard.path}"
+            )
+        seen[shard.index] = shard.path
+    missing = [str(i) for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise ConfigError(f"shard(s) {', '.join(missing)} of {count} missing: nothing merged")
+    gates = {(s.data.get("fail_on"), bool(s.data.get("fail_on_new"))) for s in shards}
+    if len(gates) != 1:
+        raise ConfigError("the shards ran with different --fail-on / --fail-on-new")
+
+
+def _findings(shards: Sequence[ShardReport]) -> tuple[list[Finding], dict[Key, Change]]:
+    kept: dict[Key, Finding] = {}
+    changes: dict[Key, Change] = {}
+    for shard in sorted(shards, key=lambda s: s.index):
+        for row in shard.data["findings"]:
+            try:
+                finding = Finding.from_dict(row)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{shard.path}: a finding cannot be read: {exc}") from None
+            key = (finding.control_id, finding.target)
+            other = kept.get(key)
+            if other is None or _WORST[finding.status] < _WORST[other.status]:
+                kept[key] = finding
+                if isinstance(row.get("change"), str):
+                    changes[key] = Change(row["change"])
+    return list(kept.values()), changes
+
+
+def _scope(shards: Sequence[ShardReport]) -> Scope:
+    layers: set[Layer] = set()
+    hosts: dict[str, HostScope] = {}
+    domains: dict[str, DomainScope] = {}
+    relays: dict[str, RelayScope] = {}
+    ordered = sorted(shards, key=lambda s: s.index)
+    scopes = [s.data["scope"] for s in ordered]
+    for shard, scope in zip(ordered, scopes, strict=True):
+        layers |= {Layer(name) for name in scope.get("layers_run", [])}
+        for target in shard.data.get("targets", []):
+            kind, name = target.get("kind"), str(target.get("name"))
+            if kind == "host":
+                hosts[name] = HostScope(name, str(target.get("url")), str(target.get("app")),
+                                        str(target.get("generation")))  # fmt: skip
+            elif kind == "domain" and name not in domains:
+                domains[name] = DomainScope(name, target.get("provider"),
+                                            tuple(target.get("used_by", ())))  # fmt: skip
+            elif kind == "domain":
+                used = (*domains[name].used_by, *target.get("used_by", ()))
+                domains[name] = DomainScope(name, domains[name].provider,
+                                            tuple(dict.fromkeys(used)))  # fmt: skip
+            elif kind == "relay":
+                relays[name] = RelayScope(name, target.get("endpoint"), target.get("provider"),
+                                          tuple(target.get("hosts", ())))  # fmt: skip
+    keys = {scope.get("fingerprint_key") for scope in scopes}
+    selections = {scope.get("selection") for scope in scopes} - {None}
+    return Scope(
+        layers=tuple(layer for layer in Layer if layer in layers),
+        hosts=tuple(sorted(hosts.values(), key=lambda h: h.name)),
+        domains=tuple(domains.values()),
+        relays=tuple(relays.values()),
+        expected_sources=scopes[0].get("expected_sources", {}),
+        no_send=any(scope.get("no_send") for scope in scopes),
+        delivery=all(scope.get("delivery_checked") for scope in scopes),
+        selection=" | ".join(sorted(selections)) or None,
+        fingerprint_key=keys.pop() if len(keys) == 1 else None,
+    )
+
+
+def _waivers(shards: Sequence[ShardReport]) -> list[Waiver]:
+    seen: dict[tuple[str, str, str], Waiver] = {}
+    for shard in shards:
+        for row in shard.data.get("waivers", []):
+            expires = dt.date.fromisoformat(row["expires"])
+            waiver = Waiver(row["control"], row["target"], row["justification"], expires,
+                            bool(row.get("run", True)))  # fmt: skip
+            seen.setdefault((waiver.control, waiver.target, row["expires"]), waiver)
+    return list(seen.values())
+
+
+def _time(value: object, path: Path) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{path}: started_at/finished_at is not a time") from None
+
+
+def merge_shards(given: Sequence[Path]) -> AuditResult:
+    """The one result of a complete set of shard reports."""
+    shards = [read_shard(path) for path in given]
+    check_complete(shards)
+    findings, changes = _findings(shards)
+    first = shards[0].data
+    fail_on = first.get("fail_on")
+    diffs = [s.data.get("diff") for s in shards]
+    diff = None
+    if all(isinstance(d, dict) for d in diffs):
+        baselines = ", ".join(str(d["baseline"]) for d in diffs if isinstance(d, dict))
+        diff = Diff(baselines, min(str(d.get("baseline_started_at")) for d in diffs
+                                   if isinstance(d, dict)), MappingProxyType(changes))  # fmt: skip
+    try:
+        waivers = _waivers(shards)
+        scope = _scope(shards)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"a shard's scope or waivers cannot be read: {exc}") from None
+    return AuditResult.of(
+        findings,
+        min(_time(s.data.get("started_at"), s.path) for s in shards),
+        max(_time(s.data.get("finished_at"), s.path) for s in shards),
+        complete=True,
+        fail_on=None if fail_on in (None, "any fail or error") else str(fail_on),
+        scope=scope,
+        waivers=waivers,
+        diff=diff,
+        fail_on_new=bool(first.get("fail_on_new")),
+    )
