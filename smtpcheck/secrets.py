@@ -17,7 +17,7 @@ import secrets as _random
 import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 REDACTED = "<redacted>"
 
@@ -176,6 +176,34 @@ def _form_pattern(form: str) -> str:
     return rf"(?<![0-9A-Za-z]){re.escape(form)}(?![0-9A-Za-z])"
 
 
+class _Compiled(NamedTuple):
+    pattern: re.Pattern[str] | None
+    prefixes: frozenset[str]
+    prefix_lengths: tuple[int, ...]  # longest first
+    # the first ECHO_WINDOW characters of every form: text holding none of them holds no form
+    # and no cut-short form, so the big pattern (one alternative per form: its cost grows with
+    # the fleet) runs only on text that may need it. None: a form is shorter than that.
+    heads: frozenset[str] | None
+
+
+def _compile(forms: set[str]) -> _Compiled:
+    ordered = sorted(forms, key=len, reverse=True)
+    if not ordered:
+        return _Compiled(None, frozenset(), (), frozenset())
+    pattern = re.compile("|".join(_form_pattern(form) for form in ordered))
+    prefixes = frozenset(form[:n] for form in forms for n in range(ECHO_WINDOW, len(form)))
+    lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+    short = any(len(form) < ECHO_WINDOW for form in forms)
+    heads = None if short else frozenset(form[:ECHO_WINDOW] for form in forms)
+    return _Compiled(pattern, prefixes, lengths, heads)
+
+
+def _may_hold(text: str, heads: frozenset[str] | None) -> bool:
+    if heads is None:
+        return True
+    return any(text[i : i + ECHO_WINDOW] in heads for i in range(len(text) - ECHO_WINDOW + 1))
+
+
 class Redactor:
     """Replaces every registered secret, in every encoded and quoted form, by ``<redacted>``;
     and a string that ends in the first ``ECHO_WINDOW`` or more characters of one of those forms
@@ -187,29 +215,29 @@ class Redactor:
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._prefixes: frozenset[str] = frozenset()
-        self._prefix_lengths: tuple[int, ...] = ()  # longest first
+        # (pattern, prefixes, prefix lengths longest first), built from _forms on first use
+        # after a change: a fleet registering a password per host compiles once, not per host
+        self._compiled: _Compiled | None = _compile(set())
         self._lock = threading.Lock()
 
     def register(self, secret: Secret | None, users: Iterable[str] = ()) -> None:
         if secret is None or not secret:
             return
         value = secret.reveal()
+        forms = encoded_forms(value, users) | quoted_forms(value)
         with self._lock:
-            new = (encoded_forms(value, users) | quoted_forms(value)) - self._forms
-            if new:
-                self._compile(self._forms | new)
+            if not forms <= self._forms:
+                self._forms |= forms
+                self._compiled = None
 
-    def _compile(self, forms: set[str]) -> None:
-        self._forms = forms
-        ordered = sorted(forms, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(_form_pattern(form) for form in ordered)) if ordered else None
-        )
-        prefixes = {form[:n] for form in forms for n in range(ECHO_WINDOW, len(form))}
-        self._prefixes = frozenset(prefixes)
-        self._prefix_lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+    def _current(self) -> _Compiled:
+        compiled = self._compiled
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            if self._compiled is None:
+                self._compiled = _compile(self._forms)
+            return self._compiled
 
     def snapshot(self) -> frozenset[str]:
         """What is registered now (one process may run several audits, e.g. a test suite)."""
@@ -219,11 +247,12 @@ class Redactor:
     def restore(self, forms: frozenset[str]) -> None:
         """Forget every secret registered since :meth:`snapshot` returned ``forms``."""
         with self._lock:
-            self._compile(set(forms))
+            self._forms = set(forms)
+            self._compiled = None
 
     def scrub(self, text: str) -> str:
-        pattern, prefixes, lengths = self._pattern, self._prefixes, self._prefix_lengths
-        if pattern is None:
+        pattern, prefixes, lengths, heads = self._current()
+        if pattern is None or not _may_hold(text, heads):
             return text
         text = pattern.sub(REDACTED, text)
         for length in lengths:
