@@ -88,7 +88,9 @@ class Audit:
         use_fingerprint_key(self.fingerprint_key)  # before any fingerprint is made
         self.selection: str | None = None  # pytest's -k/-m expression, when one picked controls
         self.collects_elsewhere = False  # the pytest-xdist controller: workers collect
-        self.progress: Callable[[str], None] | None = None  # a line per target as it finishes
+        # a line per target as it finishes, with how many have, of how many
+        self.progress: Callable[[str, int, int], None] | None = None
+        self._finished = 0
         self._expected: Counter[str] = Counter()  # controls to evaluate per target
         self._recorded: dict[str, list[Finding]] = {}
         self.durations: dict[tuple[str, str], float] = {}  # (control, target) -> seconds
@@ -284,8 +286,11 @@ class Audit:
             self.findings.append(finding)
             done = self._recorded.setdefault(finding.target, [])
             done.append(finding)
-            if self.progress is not None and len(done) == self._expected.get(finding.target):
-                self.progress(self._finished_line(finding.target, done))
+            if len(done) == self._expected.get(finding.target):
+                self._finished += 1
+                if self.progress is not None:
+                    line = self._finished_line(finding.target, done)
+                    self.progress(line, self._finished, len(self._expected))
 
     def _finished_line(self, target: str, findings: list[Finding]) -> str:
         counts = Counter(f.status.value for f in findings)

@@ -212,8 +212,9 @@ def _audit(args: argparse.Namespace) -> int:
     verbosity = -1 if args.quiet else args.verbose
     if args.format == "json":
         return run_for_json(audit, verbosity)
-    colour = sys.stdout.isatty() and not args.no_color and not environ.get("NO_COLOR")
-    return run_audit(audit, verbosity, colour=colour)
+    tty = sys.stdout.isatty()
+    colour = tty and not args.no_color and not environ.get("NO_COLOR")
+    return run_audit(audit, verbosity, colour=colour, tty=tty)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

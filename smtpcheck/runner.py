@@ -96,7 +96,29 @@ def _start_line(audit: Audit) -> str:
     return f"smtpcheck {__version__}: auditing {hosts}; layers {layers}{relay}"
 
 
-def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False) -> int:
+class _Progress:
+    """A line per target as it finishes; on a terminal, a bar below them, redrawn in place
+    (CI logs get the plain lines only)."""
+
+    WIDTH = 30
+
+    def __init__(self, *, bar: bool) -> None:
+        self.bar = bar
+        self.drawn = False
+
+    def __call__(self, line: str, done: int, total: int) -> None:
+        clear = "\r\x1b[K" if self.drawn else ""
+        sys.stdout.write(f"{clear}  {terminal_safe(line)}\n")
+        if self.bar and total:
+            filled = self.WIDTH * done // total
+            sys.stdout.write(f"  [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{total}")
+            self.drawn = done < total
+            if not self.drawn:
+                sys.stdout.write("\r\x1b[K")
+        sys.stdout.flush()
+
+
+def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bool = False) -> int:
     """Run the checks of ``audit`` through pytest; the exit status comes from the findings.
 
     A session that ended early (an error while collecting the checks, an internal error, an
@@ -104,7 +126,7 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False) -> int:
     """
     if verbosity >= 0:
         print(terminal_safe(_start_line(audit)), flush=True)
-        audit.progress = lambda line: print(terminal_safe(f"  {line}"), flush=True)
+        audit.progress = _Progress(bar=tty)
     code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
     if audit.nothing_evaluated:
         print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)

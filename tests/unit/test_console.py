@@ -9,11 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+import pytest
+
 from smtpcheck.catalogue import Layer
 from smtpcheck.console import render_summary
 from smtpcheck.findings import ROOT_CAUSE, EvidenceValue, Finding, Severity, Status
 from smtpcheck.history import Change, Diff
 from smtpcheck.result import AuditResult
+from smtpcheck.runner import _Progress
 from smtpcheck.scope import HostScope, Scope
 from smtpcheck.waivers import Waiver
 
@@ -100,3 +103,30 @@ def test_colour_paints_status_words_only_and_hostile_escapes_stay_escaped() -> N
     assert "\\x1b]0;owned\\x07" in dmarc
     unpainted = [re.sub("\x1b\\[[0-9]+m", "", line) for line in painted]
     assert unpainted == plain  # colour adds nothing else
+
+
+def test_the_progress_bar_is_drawn_only_on_a_terminal_and_cleared_at_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain, bar = _Progress(bar=False), _Progress(bar=True)
+
+    for done in (1, 2):
+        plain(f"web{done}: 9 pass (0.{done} s)", done, 2)
+    ci = capsys.readouterr().out
+    for done in (1, 2):
+        bar(f"web{done}: 9 pass (0.{done} s)", done, 2)
+    terminal = capsys.readouterr().out
+
+    assert ci == "  web1: 9 pass (0.1 s)\n  web2: 9 pass (0.2 s)\n"  # CI logs: lines only
+    assert "\x1b" not in ci and "[" not in ci
+    assert "[###############...............] 1/2" in terminal
+    assert "\r\x1b[K  web2" in terminal  # the bar is replaced by the next line
+    assert terminal.endswith("2/2\r\x1b[K")  # and cleared when every target is done
+
+
+def test_progress_lines_show_hostile_target_names_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _Progress(bar=False)(f"{HOSTILE}: 1 fail", 1, 1)
+
+    assert "\x1b" not in capsys.readouterr().out
