@@ -6,6 +6,9 @@ Nothing leaves the machine: the page loads from a file and has no external asset
 forbids any), Chromium's background services are switched off and every host name it might
 resolve maps to nowhere; selenium talks to chromedriver on loopback only. Screenshots of both
 widths are written to the test's tmp dir, and also to ``$SMTPCHECK_SCREENSHOT_DIR`` if set.
+
+A 1,000-host page (``bench/html_report.py``'s fleet) is loaded too: it must load in a few
+seconds and its filter must work over every line.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from bench.html_report import build as build_fleet
 from smtpcheck.reports.html_report import render_html
 from tests.unit.test_html_report import sample_result
 
@@ -67,6 +72,13 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def fleet_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fleet") / "report.html"
+    path.write_text(render_html(build_fleet(1000)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
     driver = _browser(script=True)
     try:
@@ -105,7 +117,7 @@ def _screenshot(driver: webdriver.Chrome, path: Path) -> None:
 
 
 def _shown(driver: webdriver.Chrome, status: str) -> list[bool]:
-    rows = driver.find_elements(By.CSS_SELECTOR, f'#findings details[data-status="{status}"]')
+    rows = driver.find_elements(By.CSS_SELECTOR, f'#findings [data-status="{status}"]')
     assert rows
     return [row.is_displayed() for row in rows]
 
@@ -194,3 +206,25 @@ def _js_off_width(driver: webdriver.Chrome) -> int:
         "Runtime.evaluate", {"expression": "document.documentElement.scrollWidth"}
     )
     return int(answer["result"]["value"])
+
+
+def test_a_1000_host_page_loads_quickly_and_its_filter_works(
+    browser: webdriver.Chrome, fleet_page: Path
+) -> None:
+    started = time.perf_counter()
+    _open(browser, fleet_page, DESKTOP)
+    loaded = time.perf_counter() - started
+
+    assert loaded < 15, f"{loaded:.1f} s to load {fleet_page.stat().st_size} bytes"  # ~1.5 s
+    shown = (
+        "[...document.querySelectorAll('#findings [data-status=\"{}\"]')]"
+        ".map(e => e.offsetParent !== null)"
+    )  # displayed or not, for every line of that status
+    assert all(_js(browser, shown.format("pass"))) and all(_js(browser, shown.format("fail")))
+    browser.find_element(By.CSS_SELECTOR, '#filter input[value="pass"]').click()
+    assert not any(_js(browser, shown.format("pass")))
+    assert all(_js(browser, shown.format("fail"))) and all(_js(browser, shown.format("skip")))
+    rows = _js(browser, "document.querySelectorAll('#matrices table.matrix tr').length")
+    assert rows > 1000  # the matrices: a row per host, domain and relay test, and headers
+    assert _js(browser, "document.documentElement.scrollWidth <= window.innerWidth")
+    _no_console_errors(browser)

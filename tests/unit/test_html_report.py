@@ -1,7 +1,9 @@
 """report.html for a compliance officer (issue 9 §7), without a browser: problems first and most
 severe first, the scope beside the verdict, the diff near the top, matrices with severity and the
 hosts' app and generation, waiver and diff badges, the trend as inline SVG, evidence as a person
-writes it, and text from outside escaped wherever the page shows it.
+writes it, and text from outside escaped wherever the page shows it. Sized for a fleet (issue
+10): a problem's evidence is on its card, a pass's is not on the page (report.json has it, and the
+page says so), passes that say the same share a line, a control's description is printed once.
 
 ``sample_result()`` is the fleet the browser test (test_html_browser.py) renders too; its page is
 the golden ``tests/golden/report-full.html`` (regenerate as test_reports.py says).
@@ -19,6 +21,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
+
+from markupsafe import escape
 
 from smtpcheck.catalogue import Layer
 from smtpcheck.findings import ROOT_CAUSE, EvidenceValue, Finding, Severity, Status
@@ -307,11 +311,14 @@ def test_matrices_show_severity_app_generation_and_relay_hosts() -> None:
     assert '<td class="target">shop-web-2</td><td>joomla</td><td>C</td>' in html
     assert "<th>endpoint</th><th>hosts</th>" in html
     assert "<td>in-v3.mailjet.com:587 (starttls)</td><td>shop-web-1, shop-web-2</td>" in html
-    cell = re.search(r'href="#f-shop-web-2-CRED-03"[^>]*>fail</a><span class="sev">(\w+)', html)
-    assert cell is not None and cell.group(1) == "critical"
-    assert not re.search(r'>pass</a><span class="sev">(critical|high|medium|low)', html)
-    assert '>pass</a><span class="sev">fixed</span>' in html  # a pass cell: only its change
+    cell = re.search(r'<td class="fail"><a href="#p-shop-web-2-CRED-03">fail</a><span '
+                     r'class="sev">(\w+)', html)  # fmt: skip
+    assert cell is not None and cell.group(1) == "critical"  # a problem's cell: to its card
+    assert not re.search(r'pass<span class="sev">(critical|high|medium|low)', html)
+    assert '<td class="pass">pass<span class="sev">fixed</span></td>' in html  # only its change
     assert '<span class="sev">new</span>' in html and '<span class="sev">waived</span>' in html
+    assert '<td class="pass">pass</td>' in html and '<td class="skip">skip</td>' in html
+    assert "title=" not in html.replace('<th title="', "")  # no summary per cell
 
 
 def test_trend_is_inline_svg_with_this_run_last() -> None:
@@ -335,29 +342,107 @@ def test_no_trend_section_without_history() -> None:
 
 
 def test_evidence_as_a_person_writes_it() -> None:
-    page = _Page(render_html(sample_result()))
+    findings = [
+        _f("CRED-01", WEB1, Status.FAIL, Severity.HIGH, "a symlink", symlink=False,
+           followed=True, points_to=None),
+        _f("CRED-03", WEB2, Status.FAIL, Severity.HIGH, "holds code", reader="tokenizer",
+           code_at=(12, 31), differs=()),
+        _f("CRED-05", WEB2, Status.WARN, Severity.LOW, "no TLS", tls=None, note=""),
+    ]  # fmt: skip
+    html = render_html(sample_result(findings, diff=None, waivers=(), trend=()))
 
-    cells = page.texts["evidence"]
+    cells = _Page(html).texts["evidence"]
     text = "\n".join(cells)
-    assert cells and "None" not in text and "True" not in text and "False" not in text
+    assert len(cells) == 3 and "None" not in text and "True" not in text and "False" not in text
     assert not re.search(r"[(\[]'", text)  # no tuple or list repr
-    assert "symlinkno" in text and "acceptedyes" in text and "queue id—" in text
+    assert "symlinkno" in text and "followedyes" in text and "points to—" in text
     assert "code at12, 31" not in text  # a list is line items, not a joined repr
-    html = render_html(sample_result())
     assert "<th>code at</th><td><ul><li>12</li><li>31</li></ul></td>" in html
     assert "<th>differs</th><td>(none)</td>" in html
-    assert "<th>tls</th><td>—</td>" in html
+    assert "<th>tls</th><td>—</td>" in html and "<th>note</th><td>(empty)</td>" in html
+
+
+def test_a_pass_s_evidence_is_not_on_the_page_but_a_problem_s_is() -> None:
+    html = render_html(sample_result())
+
+    # passes and skips: their summaries, no evidence
+    assert "the file holds the build-time values" in html
+    assert "hmac-3f9a1c0b7d2e" not in html and "password fingerprint" not in html  # CRED-04
+    assert "250-STARTTLS" not in html and "TLSv1.3</td>" not in html  # SMTP-02's transcript
+    assert "v=spf1 include:spf.mailjet.com ~all" not in html  # SPF-01's record
+    assert "mailjet._domainkey" not in html  # DKIM-01's selectors
+    # problems: every item of their evidence, on their card
+    problems = _section(html, "problems")
+    assert "<th>group</th><td>www-data</td>" in problems  # CRED-02, a fail
+    assert "<li>group www-data may read</li>" in problems
+    assert "<th>bits</th><td>1024</td>" in problems  # DKIM-02, a warn
+    assert "<th>failure</th><td>ProbeError</td>" in problems  # CRED-01, an error
+    assert problems.count('<table class="evidence">') == 7
+    assert '<table class="evidence">' not in _section(html, "findings")
+
+
+def test_the_page_says_once_that_the_full_evidence_is_in_report_json() -> None:
+    html = render_html(sample_result())
+
+    said = (
+        "Passes and skips are shown without their evidence: the full evidence of every "
+        "finding is in report.json, written with this page."
+    )
+    assert html.count(said) == 1 and said in _section(html, "findings")
+    assert html.count("report.json") == 2  # and in the baseline's name
+
+
+def test_control_descriptions_are_printed_once_per_control() -> None:
+    fleet = [_f("CRED-01", f"web-{n}", Status.PASS, Severity.HIGH, "a regular file", size=1)
+             for n in range(30)]  # fmt: skip
+    html = render_html(sample_result([*fleet, *_findings()], trend=()))
+
+    assert html.count("Passes when the app&#39;s credential file exists") == 1
+    assert html.count("Credential file present") == 3  # matrix header, its block, one card
+
+
+def test_passes_that_say_the_same_share_one_line_naming_their_targets() -> None:
+    fleet = [
+        _f("CRED-02", f"web-{n:02d}", Status.PASS, Severity.HIGH, "0400 root:root", mode="0400")
+        for n in range(12)
+    ]
+    fleet[5] = _f("CRED-02", "web-05", Status.PASS, Severity.HIGH, "0600 www-data:www-data")
+    fleet.append(_f("CRED-02", "web-99", Status.SKIP, Severity.HIGH, "no file", "Deploy it."))
+    html = _section(render_html(sample_result([*fleet, *_findings()])), "findings")
+
+    block = html[html.index('id="c-CRED-02"') :]
+    block = block[: block.index("</div>")]
+    lines = re.findall(r'<li id="[^"]+" data-status="(\w+)">(.*?)</li>', block)
+    assert [(status, re.sub("<[^>]+>", "", text)[:40]) for status, text in lines] == [
+        ("error", "error shop-web-3: not evaluated: the hos"),
+        ("fail", "fail shop-web-1: /var/www/wordpresssmtp "),
+        ("pass", "pass 11 hosts: 0400 root:rootthe 11 host"),
+        ("pass", "pass web-05: 0600 www-data:www-data"),
+        ("skip", "skip web-99: no file · Remediation: Depl"),
+    ]  # problems first; then the largest group  # fmt: skip
+    assert '<a href="#p-shop-web-3-CRED-01">shop-web-3</a>: not evaluated' in block  # its cause
+    assert '<a href="#p-shop-web-1-CRED-02">shop-web-1</a>: /var/www' in block  # its card
+    assert "<summary>the 11 hosts</summary>web-00, web-01, web-02, web-03, web-04, web-06" in (
+        block
+    )
+    assert "Remediation:</span> Deploy it." in block
 
 
 def test_everything_is_shown_without_script() -> None:
-    html = render_html(sample_result())
+    result = sample_result()
+    html = render_html(result)
     page = _Page(html)
 
-    details = [attrs for tag, attrs in page.tags if tag == "details"]
-    assert len(details) == len(sample_result().findings)
-    assert not [attrs for attrs in details if "hidden" in attrs]
-    filters = [attrs for tag, attrs in page.tags if attrs.get("id") == "filter"]
-    assert filters == [{"id": "filter", "class": "filter", "hidden": None}]  # shown by script
+    assert [attrs for _, attrs in page.tags if "hidden" in attrs] == [
+        {"id": "filter", "class": "filter", "hidden": None}
+    ]  # only the filter, which the script shows
+    findings = _section(html, "findings")
+    for finding in result.findings:  # every finding, on its control's block
+        start = findings.index(f'<div class="control" id="c-{finding.control_id}">')
+        block = findings[start : findings.index("</div>", start)]
+        assert escape(finding.target) in block and escape(finding.summary) in block
+    lines = [str(attrs["data-status"]) for _, attrs in page.tags if "data-status" in attrs]
+    assert sorted(lines) == sorted(f.status.value for f in result.findings)  # one line each here
 
 
 def test_ids_are_unique_and_every_link_lands() -> None:

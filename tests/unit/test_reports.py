@@ -293,10 +293,12 @@ def test_html_verdict_counts_and_open_problems() -> None:
     html = REPORTERS["html"][1](RESULT)
 
     assert "Not compliant: 2 failed, 1 could not be evaluated (exit status 1)" in html
-    assert html.count("<details ") == 7
-    assert html.count("<details ") - html.count("<details id=") == 0
-    assert len(re.findall(r"<details id=\"[^\"]+\" [^>]* open>", html)) == 3  # fail, fail, error
     assert html.count('<li class="problem ') == 4  # fail, fail, error, warn
+    assert html.count('<table class="evidence">') == 4  # on those cards; passes have none
+    lines = re.findall(r'<li id="[^"]+" data-status="(\w+)">', html)  # under All findings
+    assert sorted(lines) == ["error", "fail", "fail", "pass", "pass", "skip", "warn"]
+    assert "<th>type</th>" not in html  # CRED-01's, a pass: its evidence is in report.json
+    assert "<li>readable by every local user (mode 0644)</li>" in html  # CRED-02 fail
 
 
 def test_html_for_a_clean_empty_run() -> None:
