@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from smtpcheck import __version__
 from smtpcheck.choices import OPTIONAL_REPORTS
-from smtpcheck.errors import SmtpcheckError
+from smtpcheck.errors import ConfigError, SmtpcheckError
 from smtpcheck.findings import FAIL_ON, ExitStatus
 
 EXIT_CODES = """\
@@ -188,7 +188,10 @@ def _merge(args: argparse.Namespace) -> int:
     from smtpcheck.reports import write_reports
 
     result = merge_shards(args.reports)
-    write_reports(result, args.report_dir, args.extra_report)
+    try:
+        write_reports(result, args.report_dir, args.extra_report)
+    except OSError as exc:
+        raise ConfigError(f"--report-dir {args.report_dir}: {exc.strerror or exc}") from None
     for line in render_summary(result, args.report_dir, -1 if args.quiet else 0):
         print(line)
     return int(result.exit_status)

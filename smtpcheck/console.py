@@ -15,11 +15,20 @@ from smtpcheck.secrets import REDACTOR
 _SHOWN_BY_DEFAULT = (Status.FAIL, Status.ERROR, Status.WARN)
 # C0/C1 controls (ESC sequences, CR overwriting a line) from hosts, records and banners are shown
 # as \xNN, never sent to the terminal.
-_TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# and so are the bidirectional overrides and isolates, which make a line read other than it is
+# (and lone surrogates and non-characters). Declared once: every output format uses it.
+UNSAFE_TEXT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def terminal_safe(text: str) -> str:
-    return _TERMINAL_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return UNSAFE_TEXT.sub(lambda m: escaped(m.group()), text)
 
 
 _SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets as _random
 import shutil
 import stat
@@ -70,6 +71,15 @@ class Baseline:
     findings: Mapping[Key, PastFinding]
 
 
+def is_schema_one(data: object) -> bool:
+    """A report.json of schema version 1: the integer 1 (``true`` and ``1.0`` compare equal
+    to 1 in Python, and are not what any smtpcheck wrote)."""
+    if not isinstance(data, dict):
+        return False
+    version = data.get("schema_version")
+    return type(version) is int and version == 1
+
+
 def _baseline_error(path: Path, why: str) -> ConfigError:
     return ConfigError(f"--baseline {path}: {why}")
 
@@ -81,7 +91,7 @@ def read_baseline(path: Path) -> Baseline:
         data = json.loads(text)
     except ValueError as exc:
         raise _baseline_error(path, f"not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema_version") != 1:
+    if not is_schema_one(data):
         raise _baseline_error(path, "not a smtpcheck report.json (schema_version 1)")
     findings: dict[Key, PastFinding] = {}
     rows = data.get("findings")
@@ -158,7 +168,7 @@ def compare(findings: Iterable[Finding], baseline: Baseline, key_id: str | None)
             changes[key] = Change.NEW if now_problem else Change.UNCHANGED
             continue
         was_problem = past.status in _PROBLEMS
-        if now_problem and not was_problem:
+        if (now_problem and not was_problem) or _worse_now(finding.status.value, past.status):
             changes[key] = Change.NEW
         elif was_problem and not now_problem:
             changes[key] = Change.FIXED
@@ -180,6 +190,17 @@ def compare(findings: Iterable[Finding], baseline: Baseline, key_id: str | None)
         gone,
         MappingProxyType(credentials),
     )
+
+
+def _worse_now(now: str, past: str) -> bool:
+    """A fail where the baseline had a warn or an error is a new fail (a warn that became a
+    fail got worse; an error proved nothing, so the fail was never seen before); a warn where
+    it had an error is a new warn. Either way ``--fail-on-new`` must gate on it."""
+    if now == Status.FAIL.value:
+        return past != Status.FAIL.value
+    if now == Status.WARN.value:
+        return past not in (Status.FAIL.value, Status.WARN.value)
+    return False
 
 
 def _credential_note(now: Mapping[str, Any], past: Mapping[str, Any], since: str) -> str | None:
@@ -204,6 +225,11 @@ def check_history_dir(path: Path, given: str) -> None:
     parent = path if path.exists() else path.parent
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"{given} {path}: not writable")
+    if path.is_dir():
+        try:
+            _index(path)
+        except ConfigError as exc:
+            raise ConfigError(f"{given} {path}: {exc}; move it aside to start afresh") from None
 
 
 def check_key_file(path: Path) -> Secret | None:
@@ -263,15 +289,42 @@ def key_id(key: bytes) -> str:
     return hmac.new(key, b"smtpcheck fingerprint key id", hashlib.sha256).hexdigest()[:12]
 
 
-def _runs(directory: Path) -> list[dict[str, Any]]:
+MAX_INDEX_BYTES = 16 << 20
+MAX_REPORT_BYTES = 64 << 20
+# The names record_run gives run directories; an index entry naming anything else ("..", ".",
+# "", a path) is ignored, so that no index can make smtpcheck read outside the history.
+_RUN_DIR = re.compile(r"\d{8}T\d{6}Z(?:-\d{1,6})?")
+
+
+def _index(directory: Path) -> list[Any] | None:
+    """The ``runs`` of ``directory/index.json``; None when there is no index yet. A file
+    that is there but is no index (not JSON, not ``{"runs": [...]}``, not a regular file, too
+    big) is a ConfigError: it would otherwise be read as "no runs" and then overwritten."""
+    path = directory / INDEX
+    if not (path.exists() or path.is_symlink()):
+        return None
+    text = read_input_file(path, "history index", limit=MAX_INDEX_BYTES)
     try:
-        data = json.loads((directory / INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"history index {path}: not JSON") from None
     runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, list):
+        raise ConfigError(f'history index {path}: not a smtpcheck index ({{"runs": [...]}})')
+    return runs
+
+
+def _runs(directory: Path) -> list[dict[str, Any]]:
+    """The index's well-formed entries, oldest first; entries naming anything but a run
+    directory are left out. An unreadable index reads as no runs (see :func:`_index`)."""
+    try:
+        runs = _index(directory) or []
+    except ConfigError:
+        return []
     return [
-        run for run in runs or []
-        if isinstance(run, dict) and isinstance(run.get("dir"), str) and "/" not in run["dir"]
+        run for run in runs
+        if isinstance(run, dict) and isinstance(run.get("dir"), str)
+        and _RUN_DIR.fullmatch(run["dir"])
     ]  # fmt: skip
 
 
@@ -298,10 +351,15 @@ def record_run(directory: Path, started_at: datetime, written: Mapping[str, Path
     while run.exists():  # two runs in one second
         suffix += 1
         run = directory / f"{name}-{suffix}"
+    try:
+        kept = _index(directory) or []
+    except ConfigError:  # broken since the audit began: keep it beside, never overwrite it
+        (directory / INDEX).replace(directory / f"{INDEX}.broken-{run.name}")
+        kept = []
     run.mkdir()
     for path in written.values():
         shutil.copy2(path, run / path.name)
-    runs = [*_runs(directory), {"dir": run.name, **entry}]
+    runs = [*kept, {"dir": run.name, **entry}]
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{INDEX}.")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         json.dump({"runs": runs}, out, indent=2)
@@ -335,11 +393,12 @@ def read_trend(directory: Path, limit: int = 10) -> tuple[TrendPoint, ...]:
     """The last ``limit`` runs kept in ``directory``, oldest first (unreadable ones left out)."""
     points = []
     for run in _runs(directory)[-limit:]:
+        path = directory / run["dir"] / "report.json"
         try:
-            data = json.loads((directory / run["dir"] / "report.json").read_text("utf-8"))
-            rows = [(f["control_id"], f["status"]) for f in data["findings"]]
+            data = json.loads(read_input_file(path, "report", limit=MAX_REPORT_BYTES))
+            rows = [(str(f["control_id"]), str(f["status"])) for f in data["findings"]]
             started = str(data["started_at"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ConfigError, ValueError, KeyError, TypeError):  # a FIFO is refused, not read
             continue
         points.append(TrendPoint(started, MappingProxyType(worst_statuses(rows))))
     return tuple(points)

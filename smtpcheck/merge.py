@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import Any
 
 from smtpcheck.catalogue import Layer
 from smtpcheck.errors import ConfigError
-from smtpcheck.findings import Finding, Status
-from smtpcheck.history import Change, Diff, Key
+from smtpcheck.findings import FAIL_ON, Finding, Severity, Status
+from smtpcheck.history import Change, Diff, Key, is_schema_one
 from smtpcheck.providers import read_input_file
 from smtpcheck.result import AuditResult
 from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
@@ -28,6 +29,16 @@ from smtpcheck.waivers import Waiver
 
 _WORST = {s: rank for rank, s in enumerate((Status.ERROR, Status.FAIL, Status.WARN,
                                              Status.PASS, Status.SKIP))}  # fmt: skip
+
+
+MAX_SHARDS = 1000  # as --shard (smtpcheck.config.MAX_SHARDS)
+_SHARD = re.compile(r"([1-9][0-9]{0,3})/([1-9][0-9]{0,3})")  # as str(Shard) writes it
+_DEFAULT_GATE = "any fail or error"  # report.json's fail_on without --fail-on
+_FINDING_TEXTS = ("control_id", "target", "summary")
+# tuples, not sets: a hostile value may be a list, which a set cannot be asked about
+_STATUSES = tuple(status.value for status in Status)
+_SEVERITIES = tuple(severity.value for severity in Severity)
+_CHANGES = tuple(change.value for change in Change)
 
 
 @dataclass(frozen=True)
@@ -49,20 +60,28 @@ def read_shard(given: Path) -> ShardReport:
         data = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema_version") != 1:
+    if not is_schema_one(data):
         raise ConfigError(f"{path}: not a smtpcheck report.json (schema_version 1)")
     scope = data.get("scope")
     shard = scope.get("shard") if isinstance(scope, dict) else None
     if not isinstance(shard, str) or "/" not in shard:
         raise ConfigError(f"{path}: not the report of a --shard K/N run")
-    index, _, count = shard.partition("/")
-    if not (index.isdigit() and count.isdigit()):
+    matched = _SHARD.fullmatch(shard)
+    if matched is None:
         raise ConfigError(f"{path}: shard {shard[:20]!r} is not K/N")
+    index, count = int(matched[1]), int(matched[2])
+    if not index <= count <= MAX_SHARDS:
+        raise ConfigError(f"{path}: shard {shard}: K must be 1 to N, N at most {MAX_SHARDS}")
     if data.get("complete") is not True:
         raise ConfigError(f"{path}: shard {shard} did not complete; run it again")
     if not isinstance(data.get("findings"), list):
         raise ConfigError(f"{path}: its findings are not a list")
-    return ShardReport(path, int(index), int(count), data)
+    if not data["findings"]:  # a run that evaluated nothing writes no report at all
+        raise ConfigError(f"{path}: shard {shard} has no findings; run it again")
+    fail_on = data.get("fail_on")
+    if fail_on not in (None, _DEFAULT_GATE, *FAIL_ON):
+        raise ConfigError(f"{path}: fail_on {str(fail_on)[:20]!r} is not a --fail-on value")
+    return ShardReport(path, index, count, data)
 
 
 def check_complete(shards: Sequence[ShardReport]) -> None:
@@ -83,6 +102,57 @@ def check_complete(shards: Sequence[ShardReport]) -> None:
     gates = {(s.data.get("fail_on"), bool(s.data.get("fail_on_new"))) for s in shards}
     if len(gates) != 1:
         raise ConfigError("the shards ran with different --fail-on / --fail-on-new")
+    layers = {repr(s.data["scope"].get("layers_run")) for s in shards}
+    if len(layers) != 1:  # a union would call a layer run that some hosts never had
+        raise ConfigError("the shards ran with different --layers: not one split of one run")
+    owner: dict[str, Path] = {}
+    for shard in shards:
+        targets = shard.data.get("targets")
+        for target in targets if isinstance(targets, list) else ():
+            if not (isinstance(target, dict) and target.get("kind") == "host"):
+                continue
+            name = str(target.get("name"))
+            if name in owner and owner[name] != shard.path:
+                raise ConfigError(
+                    f"host {name[:80]!r} is in two shards ({owner[name]}, {shard.path}): "
+                    "the reports are not one split of one run"
+                )
+            owner[name] = shard.path
+
+
+def _finding(row: object, path: Path) -> Finding:
+    """One finding of a shard report, every field of the type smtpcheck writes."""
+    if not isinstance(row, dict):
+        raise ConfigError(f"{path}: a finding is not an object")
+    bad = [name for name in _FINDING_TEXTS if not isinstance(row.get(name), str)]
+    if not isinstance(row.get("evidence", {}), dict):
+        bad.append("evidence")
+    if not isinstance(row.get("remediation", ""), str):
+        bad.append("remediation")
+    references = row.get("references", [])
+    if not (isinstance(references, list) and all(isinstance(r, str) for r in references)):
+        bad.append("references")
+    if row.get("status") not in _STATUSES:
+        bad.append("status")
+    if row.get("severity") not in _SEVERITIES:
+        bad.append("severity")
+    if bad:
+        raise ConfigError(f"{path}: a finding cannot be read: bad {', '.join(bad)}")
+    return Finding.from_dict(row)
+
+
+def _change(row: Mapping[str, Any], finding: Finding, path: Path) -> Change:
+    """The finding's change against its shard's baseline; a problem without one is new (a
+    report that lost its change must not make a fail pass ``--fail-on-new``)."""
+    value = row.get("change")
+    if value is None:
+        return Change.NEW if finding.status.value in _PROBLEMS else Change.UNCHANGED
+    if value not in _CHANGES:
+        raise ConfigError(f"{path}: a finding's change {str(value)[:20]!r} is not one")
+    return Change(value)
+
+
+_PROBLEMS = frozenset({Status.FAIL.value, Status.ERROR.value, Status.WARN.value})
 
 
 def _findings(shards: Sequence[ShardReport]) -> tuple[list[Finding], dict[Key, Change]]:
@@ -90,16 +160,15 @@ def _findings(shards: Sequence[ShardReport]) -> tuple[list[Finding], dict[Key, C
     changes: dict[Key, Change] = {}
     for shard in sorted(shards, key=lambda s: s.index):
         for row in shard.data["findings"]:
-            try:
-                finding = Finding.from_dict(row)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ConfigError(f"{shard.path}: a finding cannot be read: {exc}") from None
+            finding = _finding(row, shard.path)
+            change = _change(row, finding, shard.path)
             key = (finding.control_id, finding.target)
             other = kept.get(key)
             if other is None or _WORST[finding.status] < _WORST[other.status]:
                 kept[key] = finding
-                if isinstance(row.get("change"), str):
-                    changes[key] = Change(row["change"])
+                changes[key] = change
+            elif finding.status is other.status and change is Change.NEW:
+                changes[key] = change  # new to one shard's baseline: new
     return list(kept.values()), changes
 
 
@@ -155,9 +224,12 @@ def _waivers(shards: Sequence[ShardReport]) -> list[Waiver]:
 
 def _time(value: object, path: Path) -> dt.datetime:
     try:
-        return dt.datetime.fromisoformat(str(value))
+        moment = dt.datetime.fromisoformat(str(value))
     except ValueError:
         raise ConfigError(f"{path}: started_at/finished_at is not a time") from None
+    if moment.tzinfo is None:  # smtpcheck writes UTC with its offset; naive ones do not compare
+        raise ConfigError(f"{path}: started_at/finished_at has no time zone")
+    return moment
 
 
 def merge_shards(given: Sequence[Path]) -> AuditResult:
@@ -170,7 +242,7 @@ def merge_shards(given: Sequence[Path]) -> AuditResult:
     diffs = [s.data.get("diff") for s in shards]
     diff = None
     if all(isinstance(d, dict) for d in diffs):
-        baselines = ", ".join(str(d["baseline"]) for d in diffs if isinstance(d, dict))
+        baselines = ", ".join(str(d.get("baseline")) for d in diffs if isinstance(d, dict))
         diff = Diff(baselines, min(str(d.get("baseline_started_at")) for d in diffs
                                    if isinstance(d, dict)), MappingProxyType(changes))  # fmt: skip
     try:
@@ -183,7 +255,7 @@ def merge_shards(given: Sequence[Path]) -> AuditResult:
         min(_time(s.data.get("started_at"), s.path) for s in shards),
         max(_time(s.data.get("finished_at"), s.path) for s in shards),
         complete=True,
-        fail_on=None if fail_on in (None, "any fail or error") else str(fail_on),
+        fail_on=None if fail_on in (None, _DEFAULT_GATE) else str(fail_on),
         scope=scope,
         waivers=waivers,
         diff=diff,

@@ -48,10 +48,21 @@ def _optional() -> Mapping[str, tuple[str, Renderer]]:
 
 
 def scrubbed(result: AuditResult) -> AuditResult:
-    """``result`` with every finding's values scrubbed: once, before any format escapes or
-    truncates anything; rendered text is never rewritten (that could break its structure)."""
+    """``result`` with every finding's values (and the waivers' justifications) scrubbed:
+    once, before any format escapes or truncates anything; rendered text is never rewritten
+    (that could break its structure)."""
     findings = tuple(finding.scrubbed(REDACTOR.scrub_data) for finding in result.findings)
-    return replace(result, findings=findings)
+    # the operator's own text too: a password pasted into a justification is still a password
+    waivers = tuple(
+        replace(waiver, justification=REDACTOR.scrub(waiver.justification))
+        for waiver in result.waivers
+    )
+    waived = {
+        key: replace(applied, waiver=replace(
+            applied.waiver, justification=REDACTOR.scrub(applied.waiver.justification)))
+        for key, applied in result.waived.items()
+    }  # fmt: skip
+    return replace(result, findings=findings, waivers=waivers, waived=waived)
 
 
 def _write(path: Path, text: str) -> None:

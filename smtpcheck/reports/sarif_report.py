@@ -23,6 +23,7 @@ from importlib import metadata
 from typing import Any
 
 from smtpcheck.catalogue import CONTROLS, Control
+from smtpcheck.console import UNSAFE_TEXT, escaped
 from smtpcheck.findings import Finding, Severity, Status
 from smtpcheck.history import Change
 from smtpcheck.result import AuditResult, layer_of
@@ -55,9 +56,7 @@ _BASELINE_STATE = {Change.NEW: "new", Change.UNCHANGED: "unchanged", Change.CHAN
 # Characters no viewer should be handed raw: C0/C1 controls (ESC sequences, CR), DEL, lone
 # surrogates (not encodable as UTF-8), non-characters, and the bidirectional overrides that
 # make text read differently from what it is ("Trojan Source"). Shown as \xNN / \uXXXX.
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
-)
+_UNSAFE = UNSAFE_TEXT
 _PATH_SAFE = re.compile(r"[A-Za-z0-9._-]+")
 _PATH_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_SLUG = 80
@@ -69,10 +68,7 @@ def plain_text(text: str, keep: str = "") -> str:
 
     def shown(match: re.Match[str]) -> str:
         char = match.group()
-        if char in keep:
-            return char
-        code = ord(char)
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        return char if char in keep else escaped(char)
 
     return _UNSAFE.sub(shown, text)
 
