@@ -58,7 +58,6 @@ from smtpcheck.relay.delivery import mailbox_settings
 from smtpcheck.relay.endpoint import checked_relay_overrides
 from smtpcheck.remote import SshOptions
 from smtpcheck.remote.facts import DEFAULT_MAX_FILE_BYTES
-from smtpcheck.remote.known_hosts import known_hosts_for
 from smtpcheck.secrets import REDACTOR, Secret
 from smtpcheck.settings import (
     ACCEPTED_NAMES,
@@ -556,6 +555,8 @@ def _check_known_hosts(targets: Sequence[HostTarget], ssh: SshOptions) -> None:
     so it is one usage error instead, before any connection (issue 8 item 10)."""
     if not any(target.backend == "paramiko" for target in targets):
         return
+    from smtpcheck.remote.known_hosts import known_hosts_for  # paramiko: only with such hosts
+
     try:
         known_hosts_for(ssh)
     except ProbeError as exc:
