@@ -83,7 +83,7 @@ def pytest_args(verbosity: int) -> list[str]:
     if verbosity < 2:
         return [*args, "-p", "no:terminal"]  # its options (-q, --tb, -r) go with it
     tb = "--tb=short" if verbosity > 2 else "--tb=no"
-    return [*args, "--no-header", "-rN", tb, "-" + "v" * (verbosity - 1)]
+    return [*args, "--no-header", "-rN", tb, "-" + "v" * verbosity]
 
 
 _COMPLETED = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)

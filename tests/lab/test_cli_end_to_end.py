@@ -319,3 +319,20 @@ def test_four_shards_and_merge_give_the_unsharded_findings(
     assert missing.returncode == 2
     assert "shard(s) 4 of 4 missing" in missing.stderr
     assert not (tmp_path / "partial").exists()
+
+
+def test_verbosity_levels_tell_the_story_then_findings_then_evidence(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    quiet = _audit(fleet, fleet.compliant, tmp_path / "q", "-q")
+    default = _audit(fleet, fleet.compliant, tmp_path / "d")
+    verbose = _audit(fleet, fleet.compliant, tmp_path / "v", "-v")
+    debug = _audit(fleet, fleet.compliant, tmp_path / "vv", "-vv")
+
+    assert quiet.stdout.strip().splitlines()[-1].startswith("smtpcheck: Compliant")
+    assert "auditing" not in quiet.stdout and "reports:" not in quiet.stdout
+    assert default.stdout.startswith("smtpcheck 0.1.0: auditing 2 host(s); layers host")
+    assert "passed" not in default.stdout  # no pytest counts that disagree with smtpcheck's
+    assert "  PASS  CRED-02" not in default.stdout and "  PASS  CRED-02" in verbose.stdout
+    assert "        mode: 0400" not in verbose.stdout and "        mode: 0400" in debug.stdout
+    assert "PASSED" in debug.stdout  # pytest's own per-test lines, for debugging
