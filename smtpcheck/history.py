@@ -105,7 +105,8 @@ def read_baseline(path: Path) -> Baseline:
         if not (isinstance(control, str) and isinstance(target, str) and isinstance(status, str)):
             raise _baseline_error(path, "a finding lacks control_id, target or status")
         if status not in {s.value for s in Status} or not isinstance(evidence, dict):
-            raise _baseline_error(path, f"a finding of {control[:20]} has a bad status/evidence")
+            shown = repr(control[:20])  # hostile text: one line, visible
+            raise _baseline_error(path, f"a finding of {shown} has a bad status or evidence")
         findings[(control, target)] = PastFinding(status, evidence)
     scope = data.get("scope")
     key = scope.get("fingerprint_key") if isinstance(scope, dict) else None

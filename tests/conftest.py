@@ -7,14 +7,23 @@ Unix sockets, so a misrouted lookup fails the test instead of leaving the machin
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from smtpcheck.secrets import REDACTOR
+
+if os.environ.get("CI"):
+    # CI runs every property on the same examples each time (as tests/fuzz's "ci" profile
+    # does): a red build is reproducible and a green one is not luck. Locally, hypothesis
+    # keeps exploring new examples, and what it finds becomes a test.
+    settings.register_profile("ci-derandomized", derandomize=True, database=None)
+    settings.load_profile("ci-derandomized")
 
 
 class NonLoopbackConnect(AssertionError):
