@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from smtpcheck.catalogue import Layer
-from smtpcheck.choices import OPTIONAL_REPORTS
+from smtpcheck.choices import MAX_SHARDS, OPTIONAL_REPORTS
 from smtpcheck.credentials.evaluate import WEB_USERS
 from smtpcheck.errors import ConfigError, InventoryError, ProbeError
 from smtpcheck.findings import FAIL_ON
@@ -166,9 +166,6 @@ class Shard:
     def select(self, targets: Sequence[HostTarget]) -> tuple[HostTarget, ...]:
         ordered = sorted(targets, key=lambda target: target.name)
         return tuple(ordered[self.index - 1 :: self.count])
-
-
-MAX_SHARDS = 1000
 
 
 def parse_shard(text: str) -> Shard:

@@ -6,7 +6,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from smtpcheck.findings import ROOT_CAUSE, Finding, Severity, Status
+from smtpcheck.findings import ROOT_CAUSE, SEVERITY_RANK, STATUS_RANK, Finding, Status
 from smtpcheck.history import Change
 from smtpcheck.reports import REPORTERS
 from smtpcheck.result import AuditResult
@@ -29,9 +29,6 @@ def escaped(char: str) -> str:
 
 def terminal_safe(text: str) -> str:
     return UNSAFE_TEXT.sub(lambda m: escaped(m.group()), text)
-
-
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 def _mark(result: AuditResult, finding: Finding) -> str:
@@ -102,7 +99,7 @@ def render_summary(
         if verbosity > 0 or (f.status in _SHOWN_BY_DEFAULT and ROOT_CAUSE not in f.evidence)
     ]  # by default one cause is one line: the "not evaluated" that follow it are counted
     if verbosity <= 0:  # problems first, the most severe first
-        shown.sort(key=lambda f: (_STATUS_RANK[f.status], _SEVERITY_RANK[f.severity]))
+        shown.sort(key=lambda f: (STATUS_RANK[f.status], SEVERITY_RANK[f.severity]))
     if shown and verbosity >= 0:
         lines.append("problems:" if verbosity <= 0 else "findings:")
     for finding in shown:
@@ -117,6 +114,3 @@ def render_summary(
         lines.append(f"reports: {reports}")
     safe = [terminal_safe(line) for line in lines]  # values were scrubbed; counts never are
     return [_painted(line) for line in safe] if colour else safe
-
-
-_STATUS_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}

@@ -74,6 +74,11 @@ class Finding:
         )
 
     @property
+    def key(self) -> tuple[str, str]:
+        """(control id, target): what names this finding across runs, shards and waivers."""
+        return self.control_id, self.target
+
+    @property
     def is_problem(self) -> bool:
         """True when the finding makes the run fail (SPEC §2 exit status)."""
         return self.status in (Status.FAIL, Status.ERROR)
@@ -153,7 +158,10 @@ class ExitStatus(enum.IntEnum):
 
 
 FAIL_ON = ("critical", "high", "medium", "low", "warn")  # --fail-on's choices
-_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
+# worst first: what could not be evaluated, then what failed, warned, passed, did not apply
+STATUS_RANK = {status: rank for rank, status in enumerate(
+    (Status.ERROR, Status.FAIL, Status.WARN, Status.PASS, Status.SKIP))}  # fmt: skip
 
 
 def gates(finding: Finding, fail_on: str | None = None) -> bool:
@@ -169,7 +177,7 @@ def gates(finding: Finding, fail_on: str | None = None) -> bool:
         return False
     if fail_on is None or fail_on == "warn":
         return True
-    return _RANK[finding.severity] <= _RANK[Severity(fail_on)]
+    return SEVERITY_RANK[finding.severity] <= SEVERITY_RANK[Severity(fail_on)]
 
 
 def exit_status(findings: Iterable[Finding], fail_on: str | None = None) -> ExitStatus:

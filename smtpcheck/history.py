@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any
 
 from smtpcheck.errors import ConfigError
-from smtpcheck.findings import Finding, Status
+from smtpcheck.findings import STATUS_RANK, Finding, Status
 from smtpcheck.providers import read_input_file
 from smtpcheck.secrets import Secret
 
@@ -160,7 +160,7 @@ def compare(findings: Iterable[Finding], baseline: Baseline, key_id: str | None)
     credentials: dict[Key, str] = {}
     seen: set[Key] = set()
     for finding in findings:
-        key = (finding.control_id, finding.target)
+        key = finding.key
         seen.add(key)
         past = baseline.findings.get(key)
         now_problem = finding.status.value in _PROBLEMS
@@ -370,7 +370,7 @@ def record_run(directory: Path, started_at: datetime, written: Mapping[str, Path
     return run
 
 
-_WORST = {s: rank for rank, s in enumerate(("error", "fail", "warn", "pass", "skip"))}
+_WORST = {status.value: rank for status, rank in STATUS_RANK.items()}
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,15 @@ from types import MappingProxyType
 from typing import Any
 
 from smtpcheck.catalogue import Layer
+from smtpcheck.choices import MAX_SHARDS
 from smtpcheck.errors import ConfigError
-from smtpcheck.findings import FAIL_ON, Finding, Severity, Status
+from smtpcheck.findings import FAIL_ON, STATUS_RANK, Finding, Severity, Status
 from smtpcheck.history import Change, Diff, Key, is_schema_one
 from smtpcheck.providers import read_input_file
 from smtpcheck.result import AuditResult
 from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
 from smtpcheck.waivers import Waiver
 
-_WORST = {s: rank for rank, s in enumerate((Status.ERROR, Status.FAIL, Status.WARN,
-                                             Status.PASS, Status.SKIP))}  # fmt: skip
-
-
-MAX_SHARDS = 1000  # as --shard (smtpcheck.config.MAX_SHARDS)
 _SHARD = re.compile(r"([1-9][0-9]{0,3})/([1-9][0-9]{0,3})")  # as str(Shard) writes it
 _DEFAULT_GATE = "any fail or error"  # report.json's fail_on without --fail-on
 _FINDING_TEXTS = ("control_id", "target", "summary")
@@ -162,9 +158,9 @@ def _findings(shards: Sequence[ShardReport]) -> tuple[list[Finding], dict[Key, C
         for row in shard.data["findings"]:
             finding = _finding(row, shard.path)
             change = _change(row, finding, shard.path)
-            key = (finding.control_id, finding.target)
+            key = finding.key
             other = kept.get(key)
-            if other is None or _WORST[finding.status] < _WORST[other.status]:
+            if other is None or STATUS_RANK[finding.status] < STATUS_RANK[other.status]:
                 kept[key] = finding
                 changes[key] = change
             elif finding.status is other.status and change is Change.NEW:

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from smtpcheck import __version__
 from smtpcheck import waivers as _waivers
 from smtpcheck.catalogue import CONTROLS, Layer
-from smtpcheck.findings import ExitStatus, Finding, Summary, exit_status
+from smtpcheck.findings import ExitStatus, Finding, Status, Summary, exit_status
 from smtpcheck.history import Change, Diff, Key, TrendPoint
 from smtpcheck.scope import Scope
 from smtpcheck.waivers import AppliedWaiver, Waiver, apply_waivers
@@ -69,10 +69,10 @@ class AuditResult:
         changes = diff.changes if diff is not None else {}
 
         def counted(finding: Finding) -> bool:
-            key = (finding.control_id, finding.target)
+            key = finding.key
             if key in waived and waived[key].active:
                 return False
-            if fail_on_new and diff is not None and finding.status.value != "error":
+            if fail_on_new and diff is not None and finding.status is not Status.ERROR:
                 return changes.get(key) is Change.NEW
             return True
 
@@ -99,17 +99,17 @@ class AuditResult:
         )
 
     def waiver_of(self, finding: Finding) -> AppliedWaiver | None:
-        return self.waived.get((finding.control_id, finding.target))
+        return self.waived.get(finding.key)
 
     def seconds_of(self, finding: Finding) -> float:
         """What evaluating ``finding`` took (pytest's setup and call), 0 when not measured."""
-        return self.durations.get((finding.control_id, finding.target), 0.0)
+        return self.durations.get(finding.key, 0.0)
 
     def change_of(self, finding: Finding) -> Change | None:
         """new / fixed / changed / unchanged against the baseline; None without one."""
         if self.diff is None:
             return None
-        return self.diff.changes.get((finding.control_id, finding.target))
+        return self.diff.changes.get(finding.key)
 
     @property
     def verdict(self) -> str:

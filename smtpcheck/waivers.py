@@ -165,5 +165,5 @@ def apply_waivers(
     for finding in findings:
         found = waiver_for(waivers, finding.control_id, finding.target, today)
         if found is not None:
-            applied[(finding.control_id, finding.target)] = found
+            applied[finding.key] = found
     return applied

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from smtpcheck.findings import ROOT_CAUSE, Finding, Status
+from smtpcheck.findings import ROOT_CAUSE, SEVERITY_RANK, STATUS_RANK, Finding, Status
 from smtpcheck.history import Change
-from smtpcheck.reports.sarif_report import PROBLEM_STATUSES, SEVERITY_RANK, plain_text, problems
+from smtpcheck.reports.sarif_report import PROBLEM_STATUSES, plain_text, problems
 from smtpcheck.result import AuditResult
 
 MAX_ROWS = 200  # per table; report.html and report.json hold every finding
@@ -27,7 +27,6 @@ MAX_WAIVER = 160
 MAX_MESSAGE = 2000  # of an annotation's summary, before escaping
 MAX_TITLE = 200
 
-_STATUS_RANK = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.PASS: 3, Status.SKIP: 4}
 _BREAKS = re.compile(r"[\r\n\t\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _MARKDOWN = re.compile(r"[\\`*_\[\]|~$&<>]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -115,7 +114,7 @@ def _diff(result: AuditResult) -> list[str]:
 def _findings(result: AuditResult) -> list[str]:
     """Problems first, the most severe first; passes and skips after them, folded away."""
     found = [f for f in result.findings if f.status in PROBLEM_STATUSES]
-    found.sort(key=lambda f: (SEVERITY_RANK[f.severity], _STATUS_RANK[f.status]))
+    found.sort(key=lambda f: (SEVERITY_RANK[f.severity], STATUS_RANK[f.status]))
     header = ["status", "severity", "control", "target", "summary", "waiver"]
     lines = ["### Problems", ""]
     if found:
@@ -180,7 +179,7 @@ def render_annotations(result: AuditResult) -> list[str]:
         f for f in problems(result) if not ((w := result.waiver_of(f)) is not None and w.active)
     ]
     shown.sort(
-        key=lambda f: (ROOT_CAUSE in f.evidence, SEVERITY_RANK[f.severity], _STATUS_RANK[f.status])
+        key=lambda f: (ROOT_CAUSE in f.evidence, SEVERITY_RANK[f.severity], STATUS_RANK[f.status])
     )
     lines = []
     for finding in shown:

@@ -17,13 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from smtpcheck.catalogue import CONTROLS, Control, Layer
-from smtpcheck.findings import ROOT_CAUSE, EvidenceValue, Finding, Severity, Status
+from smtpcheck.findings import ROOT_CAUSE, SEVERITY_RANK, EvidenceValue, Finding, Status
 from smtpcheck.history import Change
 from smtpcheck.result import AuditResult, layer_of
 from smtpcheck.scope import MAX_LISTED, DomainScope, HostScope, RelayScope, Scope
 
 _LAYER_ORDER = {layer: rank for rank, layer in enumerate(Layer)}
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
 PROBLEM_STATUSES = (Status.ERROR, Status.FAIL, Status.WARN)  # in the order they are listed
 _LINE_RANK = {s: rank for rank, s in enumerate((*PROBLEM_STATUSES, Status.PASS, Status.SKIP))}
 _NOUNS = {Layer.HOST: ("host", "hosts"), Layer.DNS: ("domain", "domains"),
@@ -167,7 +166,7 @@ _UNMARKED = Marks()
 
 
 def _marks(result: AuditResult, finding: Finding) -> Marks:
-    key = (finding.control_id, finding.target)
+    key = finding.key
     change = result.diff.changes.get(key) if result.diff is not None else None
     note = result.diff.credentials.get(key) if result.diff is not None else None
     applied = result.waived.get(key)
@@ -250,7 +249,7 @@ def problem_cards(items: list[Item]) -> list[Item]:
 def _problem_order(item: Item) -> tuple[int, int, int, str, str]:
     finding = item.finding
     return (
-        _SEVERITY_RANK[finding.severity],
+        SEVERITY_RANK[finding.severity],
         PROBLEM_STATUSES.index(finding.status),
         _LAYER_ORDER[item.layer],
         finding.target,

@@ -41,7 +41,7 @@ def _finding(result: AuditResult, finding: Finding) -> dict[str, Any]:
     waiver = result.waiver_of(finding)
     today = result.today or waivers.today_utc()
     change = result.change_of(finding)
-    key = (finding.control_id, finding.target)
+    key = finding.key
     note = result.diff.credentials.get(key) if result.diff is not None else None
     return {
         **finding.to_dict(),

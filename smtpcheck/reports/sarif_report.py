@@ -33,7 +33,6 @@ SARIF_VERSION = "2.1.0"
 FINGERPRINT_KEY = "smtpcheckFinding/v1"  # the partialFingerprints key; bump it if the hash changes
 
 PROBLEM_STATUSES = (Status.FAIL, Status.ERROR, Status.WARN)
-SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
 
 # GitHub reads a rule's properties.security-severity (a number, written as a string as CodeQL
 # does) to rank alerts: >= 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low, 0.0 none.
