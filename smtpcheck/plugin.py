@@ -257,12 +257,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        waived = _not_run(audit, item) if audit is not None else None
-        if waived is not None:
-            if not hasattr(config, "workerinput"):  # recorded once, by the session's owner
-                audit.record(waived)  # type: ignore[union-attr]
-            dropped.append(item)
-            continue
         (kept if _has_targets(item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -347,10 +341,18 @@ def _control_id(item: pytest.Item) -> str:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Mark a control as pending before any fixture runs: a target fixture that raises (the
     ``domain`` fixture fetching DNS, say) must still leave an ``error`` finding."""
-    if item.get_closest_marker("control") is not None:
-        item.user_properties.append(
-            (PENDING, {"control_id": _control_id(item), "target": _target_of(item)})
-        )
+    if item.get_closest_marker("control") is None:
+        return
+    item.user_properties.append(
+        (PENDING, {"control_id": _control_id(item), "target": _target_of(item)})
+    )
+    audit = item.config.stash.get(AUDIT, None)
+    waived = _not_run(audit, item) if audit is not None else None
+    if waived is not None:  # skipped here, before its target fixture observes anything; its
+        # finding travels in the report like every other (and so survives pytest-xdist)
+        scrubbed = waived.scrubbed(REDACTOR.scrub_data).to_dict()
+        item.user_properties.append((FINDING, scrubbed))
+        pytest.skip(terminal_safe(scrubbed["summary"]))
 
 
 @pytest.fixture
@@ -410,7 +412,7 @@ class FindingCollector:
         if report.when == "setup" and report.passed:
             return
         if FINDING in properties:
-            if report.when == "call":
+            if report.when == "call" or report.skipped:  # skipped in setup: a run = false waiver
                 audit.record(Finding.from_dict(properties[FINDING]))
         elif (crash := _crash_finding(report)) is not None:
             audit.record(crash)

@@ -336,3 +336,28 @@ def test_verbosity_levels_tell_the_story_then_findings_then_evidence(
     assert "  PASS  CRED-02" not in default.stdout and "  PASS  CRED-02" in verbose.stdout
     assert "        mode: 0400" not in verbose.stdout and "        mode: 0400" in debug.stdout
     assert "PASSED" in debug.stdout  # pytest's own per-test lines, for debugging
+
+
+def test_a_run_false_waiver_is_reported_under_pytest_n(fleet: Fleet, tmp_path: Path) -> None:
+    """The waived control is skipped in its worker before any fixture runs, and its finding
+    reaches the controller's report (it used to be dropped at collection on the workers)."""
+    good = next(h for h in fleet.lab.hosts if h.name == "e2e-good")
+    waivers = tmp_path / "waivers.toml"
+    waivers.write_text('[[waiver]]\ncontrol = "CRED-05"\ntarget = "*"\n'
+                       'justification = "checked by hand"\nexpires = 2999-01-01\n'
+                       "run = false\n")  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks/", "-p", "smtpcheck.plugin", "-n", "2",
+         "--hosts", good.url(), "--app", "wordpress", "--sudo",
+         "--ssh-identity-file", str(fleet.lab.client_key),
+         "--known-hosts", str(fleet.lab.known_hosts), "--layers", "host",
+         "--waivers", str(waivers), "--report-dir", str(tmp_path), "-q"],
+        capture_output=True, text=True, env=_environ(fleet.lab), timeout=120,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    waived = [f for f in report["findings"] if f["control_id"] == "CRED-05"]
+    assert [(f["status"], f["summary"][:27]) for f in waived] == [
+        ("skip", "not run: waived until 2999-")]  # fmt: skip
+    assert waived[0]["waiver"]["active"] is True
