@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,24 +10,9 @@ from smtpcheck.history import Change
 from smtpcheck.reports import REPORTERS
 from smtpcheck.result import AuditResult
 from smtpcheck.secrets import REDACTOR
+from smtpcheck.text import terminal_safe
 
 _SHOWN_BY_DEFAULT = (Status.FAIL, Status.ERROR, Status.WARN)
-# C0/C1 controls (ESC sequences, CR overwriting a line) from hosts, records and banners are shown
-# as \xNN, never sent to the terminal.
-# and so are the bidirectional overrides and isolates, which make a line read other than it is
-# (and lone surrogates and non-characters). Declared once: every output format uses it.
-UNSAFE_TEXT = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
-)
-
-
-def escaped(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def terminal_safe(text: str) -> str:
-    return UNSAFE_TEXT.sub(lambda m: escaped(m.group()), text)
 
 
 def _mark(result: AuditResult, finding: Finding) -> str:

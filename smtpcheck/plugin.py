@@ -22,7 +22,7 @@ from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.catalogue import Layer, get_control
 from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.config import AuditOptions, load_audit_config
-from smtpcheck.console import render_summary, terminal_safe
+from smtpcheck.console import render_summary
 from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
 from smtpcheck.findings import FAIL_ON, ExitStatus, Finding, Severity, Status
@@ -31,6 +31,7 @@ from smtpcheck.relay.targets import RelayEvidence, RelayTarget
 from smtpcheck.reports import publish
 from smtpcheck.secrets import REDACTOR, environment
 from smtpcheck.targets import HostTarget
+from smtpcheck.text import terminal_safe
 
 AUDIT = pytest.StashKey[Audit]()
 TARGET_TYPES: dict[str, type] = {

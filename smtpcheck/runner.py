@@ -18,11 +18,12 @@ from smtpcheck import __version__
 from smtpcheck.audit import Audit
 from smtpcheck.catalogue import Layer
 from smtpcheck.config import AuditOptions
-from smtpcheck.console import render_summary, terminal_safe
+from smtpcheck.console import render_summary
 from smtpcheck.findings import ExitStatus
 from smtpcheck.plugin import CliAudit
 from smtpcheck.reports import REPORTERS, scrubbed
 from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
+from smtpcheck.text import terminal_safe
 
 
 def options_from_args(args: argparse.Namespace) -> AuditOptions:

@@ -67,7 +67,9 @@ def scrubbed(result: AuditResult) -> AuditResult:
 
 def _write(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    # a lone surrogate from a hostile host cannot be UTF-8: written as its escape, it cannot
+    # make the write fail and lose every report (JSON reads "\ud800" back as the same text)
+    with os.fdopen(handle, "w", encoding="utf-8", errors="backslashreplace") as out:
         out.write(text)
     Path(temporary).chmod(0o644)
     Path(temporary).replace(path)

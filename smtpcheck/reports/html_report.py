@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -44,27 +43,18 @@ from smtpcheck.reports.html_rows import (
 )
 from smtpcheck.result import AuditResult
 from smtpcheck.scope import MAX_LISTED
-
-# What XML 1.0 cannot carry (junit_report.xml_safe's set), and DEL and the C1 controls too:
-# invisible, and some terminals act on them. One pass over each printed value.
-_UNSHOWN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-
-
-def _hex(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
+from smtpcheck.text import document_safe
 
 
 def _visible(value: object) -> object:
-    """Control characters shown as ``\\xNN``: autoescape leaves them, and a raw ESC from a
-    banner or file value would reach any terminal that displays the file (NUL is not HTML).
-    Called for every value the page prints (tens of thousands for a fleet): a plain string
-    without such a character returns at once."""
-    if type(value) is str:
-        return value if _UNSHOWN.search(value) is None else _UNSHOWN.sub(_hex, value)
+    """Unsafe characters (smtpcheck.text: controls, bidi overrides, surrogates) shown as
+    ``\\xNN``: autoescape leaves them, and a raw ESC from a banner or file value would reach any
+    terminal that displays the file (NUL is not HTML). Called for every value the page prints
+    (tens of thousands for a fleet): a plain string without one returns at once."""
     if isinstance(value, markupsafe.Markup):  # already escaped (by join): keep it marked safe
-        return markupsafe.Markup(_UNSHOWN.sub(_hex, str(value)))  # noqa: S704 (adds only \xNN)
+        return markupsafe.Markup(document_safe(str(value)))  # noqa: S704 (adds only \xNN)
     if isinstance(value, str):
-        return _UNSHOWN.sub(_hex, value)
+        return document_safe(value)
     return value
 
 

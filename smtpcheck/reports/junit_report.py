@@ -3,22 +3,23 @@ control, built with ElementTree (never by string concatenation)."""
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 from smtpcheck.catalogue import CONTROLS
 from smtpcheck.findings import Finding, Status
 from smtpcheck.result import AuditResult, layer_of
+from smtpcheck.text import document_safe
 
 _ELEMENT = {Status.FAIL: "failure", Status.ERROR: "error", Status.SKIP: "skipped"}
+
+
 # Characters XML 1.0 cannot carry at all, even escaped (untrusted banners and records may hold
 # them): shown as \xNN instead.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
-
 def xml_safe(text: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Text for XML: what XML cannot hold, and what would make a CI view read text other than
+    it is (smtpcheck.text), escaped."""
+    return document_safe(text)
 
 
 def _evidence_lines(key: str, value: object) -> list[str]:

@@ -23,10 +23,10 @@ from importlib import metadata
 from typing import Any
 
 from smtpcheck.catalogue import CONTROLS, Control
-from smtpcheck.console import UNSAFE_TEXT, escaped
 from smtpcheck.findings import Finding, Severity, Status
 from smtpcheck.history import Change
 from smtpcheck.result import AuditResult, layer_of
+from smtpcheck.text import UNSAFE_TEXT, escaped
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

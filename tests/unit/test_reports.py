@@ -410,3 +410,20 @@ def test_a_failing_renderer_leaves_the_previous_report_whole(
 
     assert (out / "report.html").read_text() == "previous report"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left over
+
+
+def test_a_lone_surrogate_or_a_bidi_override_neither_loses_a_report_nor_reaches_one_raw(
+    tmp_path: Path,
+) -> None:
+    hostile = Finding("CRED-02", "web1\u202e:gnissap", Status.FAIL, Severity.HIGH,
+                      "mode \ud800 0644 \u2066x\u2069")  # fmt: skip
+    result = AuditResult.of([hostile], RESULT.started_at, RESULT.finished_at)
+
+    written = write_reports(result, tmp_path)
+
+    document = json.loads(written["json"].read_text(encoding="utf-8"))
+    assert document["findings"][0]["summary"] == hostile.summary  # the exact text, escaped
+    for name in ("html", "junit"):
+        text = written[name].read_text(encoding="utf-8")
+        assert not any(char in text for char in "\u202e\u2066\u2069\ud800"), name
+        assert "\\u202e" in text, name

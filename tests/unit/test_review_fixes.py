@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from smtpcheck.console import terminal_safe
 from smtpcheck.credentials.evaluate import evaluate_well_formed
 from smtpcheck.credentials.joomla import parse_joomla_config
 from smtpcheck.findings import Status
 from smtpcheck.remote.facts import PhpReading
 from smtpcheck.secrets import Redactor, Secret
 from smtpcheck.targets import App
+from smtpcheck.text import terminal_safe
 from tests.unit.builders import evidence, file_facts, needs_php, run_php_reader
 
 # A declaration split over two lines: PHP (and so Joomla) reads it; the static reader refuses.
