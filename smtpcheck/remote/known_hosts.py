@@ -101,14 +101,19 @@ class KnownHostsFile:
     hashed: list[_HashedName] = field(default_factory=list)
     revoked: set[bytes] = field(default_factory=set)  # public key blobs
 
-    def keys_for(self, name: str) -> list[paramiko.PKey]:
-        # A name that has plain lines in this file is not looked for among its hashed lines
-        # (paramiko looks at both, in file order): for a host filed both ways with different
-        # keys of one type, the plain line decides here, the earlier line in paramiko.
-        plain = self.plain.get(name)
+    def keys_for(self, name: str, revoked: frozenset[bytes] = frozenset()) -> list[paramiko.PKey]:
+        # A name that has usable plain lines in this file is not looked for among its hashed
+        # lines (paramiko looks at both, in file order): for a host filed both ways with
+        # different keys of one type, the plain line decides here, the earlier line in paramiko.
+        plain = [key for key in self.plain.get(name, ()) if key.asbytes() not in revoked]
         if plain:
-            return list(plain)
-        return [entry.key for entry in self.hashed if entry.matches(name)]
+            return plain
+        hashed = (entry.key for entry in self.hashed if entry.matches(name))
+        return [key for key in hashed if key.asbytes() not in revoked]
+
+    def lists(self, name: str) -> bool:
+        """Whether any line of this file names ``name``, revoked keys included."""
+        return bool(self.plain.get(name)) or any(entry.matches(name) for entry in self.hashed)
 
 
 def _hashed_name(text: str, key: paramiko.PKey) -> _HashedName:
@@ -186,13 +191,20 @@ class KnownHosts:
         the user's), and in it the first line of each key type. Revoked keys are left out."""
         with self._lock:
             for file in self._files:
-                keys = [key for key in file.keys_for(name) if not self.is_revoked(key)]
+                keys = file.keys_for(name, self._revoked)
                 if keys:
                     return _first_of_each_type(keys)
         return ()
 
     def is_revoked(self, key: paramiko.PKey) -> bool:
         return key.asbytes() in self._revoked
+
+    def lists(self, name: str) -> bool:
+        """Whether ``name`` is known at all, if only by revoked keys: such a host is not new,
+        and whatever key it shows is a changed one (OpenSSH: HOST_CHANGED), never trusted on
+        first use."""
+        with self._lock:
+            return any(file.lists(name) for file in self._files)
 
     def learn(self, name: str, key: paramiko.PKey) -> None:
         """Know ``key`` for ``name`` from now on (it was just saved to the user's file)."""

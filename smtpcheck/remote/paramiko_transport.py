@@ -45,14 +45,25 @@ def _revoked(hostname: str, key: paramiko.PKey) -> HostKeyMismatch:
     )
 
 
+def _refuse_revoked_or_changed(store: KnownHosts, hostname: str, key: paramiko.PKey) -> None:
+    """Before any key is treated as unknown: a revoked key is refused, and so is any key of a
+    host whose every known key is revoked (it is not a new host: its key changed)."""
+    if store.is_revoked(key):
+        raise _revoked(hostname, key)
+    if store.lists(hostname) and not store.keys_for(hostname):
+        raise HostKeyMismatch(
+            f"host key for {hostname} ({key.get_name()} {key.fingerprint}) does not match "
+            "known_hosts, whose every key for it is marked @revoked: refused"
+        )
+
+
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
     def __init__(self, known_hosts: Path, store: KnownHosts) -> None:
         self.known_hosts = known_hosts
         self.store = store
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        if self.store.is_revoked(key):
-            raise _revoked(hostname, key)
+        _refuse_revoked_or_changed(self.store, hostname, key)
         raise HostKeyUnknown(
             f"host key for {hostname} ({key.get_name()} {key.fingerprint}) is not in "
             f"{self.known_hosts}; add it, or pass --accept-new-host-keys to trust it on first use"
@@ -69,8 +80,7 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
         self.store = store
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        if self.store.is_revoked(key):
-            raise _revoked(hostname, key)
+        _refuse_revoked_or_changed(self.store, hostname, key)
         known = save_new_host_key(self.options, hostname, key)
         if known:  # another connection to the same name saved its key first: compare with it
             ours = {k.get_name(): k for k in known}.get(key.get_name())

@@ -470,6 +470,37 @@ def test_accept_new_never_saves_a_revoked_key(tmp_path: Path) -> None:
     assert path.read_text().count("\n") == 1 and notes == []
 
 
+def test_a_host_whose_every_key_is_revoked_is_changed_not_new(tmp_path: Path) -> None:
+    """The leaked key was revoked; a man in the middle shows his own: OpenSSH's HOST_CHANGED,
+    never trusted on first use (it used to be accepted and saved)."""
+    leaked, attacker = ed25519(), ed25519()
+    path = tmp_path / "known_hosts"
+    path.write_text("web1 " + " ".join(leaked) + "\n@revoked * " + " ".join(leaked) + "\n")
+    before = path.read_text()
+    options = SshOptions(known_hosts=path, accept_new_host_keys=True)
+    store = known_hosts_for(options)
+    notes: list[str] = []
+
+    with pytest.raises(HostKeyMismatch, match="every key for it is marked @revoked"):
+        transport._AcceptNew(options, notes, store).missing_host_key(
+            paramiko.SSHClient(), "web1", pkey(attacker)
+        )
+    with pytest.raises(HostKeyMismatch, match="every key for it is marked @revoked"):
+        transport._RefuseUnknown(path, store).missing_host_key(
+            paramiko.SSHClient(), "web1", pkey(attacker)
+        )
+    assert path.read_text() == before and notes == []
+
+
+def test_a_revoked_plain_line_does_not_hide_a_good_hashed_one() -> None:
+    revoked, good = ed25519(), ed25519()
+    hashed = paramiko.HostKeys.hash_host("web1")
+    store = parse(f"web1 {' '.join(revoked)}\n@revoked * {' '.join(revoked)}\n"
+                  f"{hashed} {' '.join(good)}")  # fmt: skip
+
+    assert blobs(store.keys_for("web1")) == [pkey(good).asbytes()]
+
+
 def test_accept_new_compares_with_a_key_saved_meanwhile(tmp_path: Path) -> None:
     """Two inventory entries for one host name: the second connection finds the first one's
     key (no second line); a different key under that name is a changed key."""
