@@ -178,8 +178,12 @@ def _form_pattern(form: str) -> str:
 
 class _Compiled(NamedTuple):
     pattern: re.Pattern[str] | None
-    prefixes: frozenset[str]
-    prefix_lengths: tuple[int, ...]  # longest first
+    # the forms longer than ECHO_WINDOW by their first ECHO_WINDOW characters: text that ends in
+    # a proper prefix of one (cut short) is found by its start, in memory linear in the forms
+    # (a set of every prefix grew with the square of a secret's length: a hostile host's
+    # 60 KB "password" would have needed gigabytes)
+    by_head: Mapping[str, tuple[str, ...]]
+    longest: int
     # the first ECHO_WINDOW characters of every form: text holding none of them holds no form
     # and no cut-short form, so the big pattern (one alternative per form: its cost grows with
     # the fleet) runs only on text that may need it. None: a form is shorter than that.
@@ -189,13 +193,28 @@ class _Compiled(NamedTuple):
 def _compile(forms: set[str]) -> _Compiled:
     ordered = sorted(forms, key=len, reverse=True)
     if not ordered:
-        return _Compiled(None, frozenset(), (), frozenset())
+        return _Compiled(None, {}, 0, frozenset())
     pattern = re.compile("|".join(_form_pattern(form) for form in ordered))
-    prefixes = frozenset(form[:n] for form in forms for n in range(ECHO_WINDOW, len(form)))
-    lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+    by_head: dict[str, list[str]] = {}
+    for form in ordered:
+        if len(form) > ECHO_WINDOW:
+            by_head.setdefault(form[:ECHO_WINDOW], []).append(form)
     short = any(len(form) < ECHO_WINDOW for form in forms)
     heads = None if short else frozenset(form[:ECHO_WINDOW] for form in forms)
-    return _Compiled(pattern, prefixes, lengths, heads)
+    tails = {head: tuple(group) for head, group in by_head.items()}
+    return _Compiled(pattern, tails, len(ordered[0]), heads)
+
+
+def _cut_short_at(text: str, by_head: Mapping[str, tuple[str, ...]], longest: int) -> int:
+    """Where ``text`` ends in the longest proper prefix (at least ECHO_WINDOW characters) of a
+    form, or -1."""
+    for start in range(max(0, len(text) - longest + 1), len(text) - ECHO_WINDOW + 1):
+        forms = by_head.get(text[start : start + ECHO_WINDOW])
+        if forms is not None:
+            tail = text[start:]
+            if any(len(form) > len(tail) and form.startswith(tail) for form in forms):
+                return start
+    return -1
 
 
 def _may_hold(text: str, heads: frozenset[str] | None) -> bool:
@@ -215,7 +234,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
-        # (pattern, prefixes, prefix lengths longest first), built from _forms on first use
+        # the compiled forms (_Compiled), built from _forms on first use
         # after a change: a fleet registering a password per host compiles once, not per host
         self._compiled: _Compiled | None = _compile(set())
         self._lock = threading.Lock()
@@ -251,14 +270,12 @@ class Redactor:
             self._compiled = None
 
     def scrub(self, text: str) -> str:
-        pattern, prefixes, lengths, heads = self._current()
+        pattern, by_head, longest, heads = self._current()
         if pattern is None or not _may_hold(text, heads):
             return text
         text = pattern.sub(REDACTED, text)
-        for length in lengths:
-            if length <= len(text) and text[-length:] in prefixes:
-                return text[:-length] + REDACTED
-        return text
+        start = _cut_short_at(text, by_head, longest)
+        return text if start < 0 else text[:start] + REDACTED
 
     def scrub_data(self, value: Any) -> Any:
         """``value`` with every string *value* in it scrubbed, walking dicts, lists and tuples;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import tracemalloc
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from smtpcheck.relay.client import ConnectionClosed, MalformedReply, SmtpClient
 from smtpcheck.relay.transcript import Transcript
 from smtpcheck.reports import write_reports
 from smtpcheck.result import AuditResult
-from smtpcheck.secrets import REDACTOR, Secret, encoded_forms
+from smtpcheck.secrets import REDACTOR, Redactor, Secret, encoded_forms
 from smtpcheck.targets import App
 from tests.unit.builders import CREDS, creds, evidence, expected_of
 
@@ -139,3 +140,21 @@ def test_a_relay_echoing_the_auth_blob_is_never_quoted_in_part(reply: bytes) -> 
     ours.close()
     message = str(raised.value)
     assert blob[:12] not in message and password[:12] not in message
+
+
+def test_a_huge_hostile_password_costs_memory_linear_in_its_length() -> None:
+    """A host's 60 KB "password" (files are read up to 64 KiB): every prefix of every form was
+    kept in a set, gigabytes; the cut-short tail is now found from the forms themselves."""
+    redactor = Redactor()
+    value = "".join(chr(0x41 + (i * 7919) % 26) for i in range(60_000))
+    redactor.register(Secret(value), ["user"])
+
+    tracemalloc.start()
+    try:
+        text = redactor.scrub("relay said: " + value[:5_000])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert text == "relay said: <redacted>"
+    assert peak < 50 * 1024 * 1024
