@@ -99,8 +99,9 @@ def publish(result: AuditResult, config: AuditConfig, environ: Mapping[str, str]
     (its findings, its exit status) or prints a traceback."""
     over_time = config.over_time
     written = write_reports(result, config.report_dir)
+    clean = scrubbed(result) if over_time.extra_reports else result
     for name in over_time.extra_reports:
-        _courtesy(f"the {name} report", partial(_write_extra, result, config.report_dir, name))
+        _courtesy(f"the {name} report", partial(_write_extra, clean, config.report_dir, name))
     if over_time.history is not None:
         history = over_time.history
         entry = {
@@ -117,8 +118,10 @@ def publish(result: AuditResult, config: AuditConfig, environ: Mapping[str, str]
                   lambda: _append_step_summary(Path(summary_file), result))  # fmt: skip
 
 
-def _write_extra(result: AuditResult, directory: Path, name: str) -> None:
-    write_reports(result, directory, (name,))
+def _write_extra(clean: AuditResult, directory: Path, name: str) -> None:
+    """One opt-in report of an already scrubbed result (the three reports are written)."""
+    filename, render = _optional()[name]
+    _write(directory / filename, render(clean))
 
 
 def _append_step_summary(path: Path, result: AuditResult) -> None:
