@@ -46,7 +46,7 @@ from typing import Generic, TypeVar
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
-from smtpcheck.errors import ProbeError
+from smtpcheck.errors import HostKeyUnknown, ProbeError
 from smtpcheck.remote import SYSTEM_KNOWN_HOSTS, SshOptions, default_known_hosts
 
 T = TypeVar("T")
@@ -360,6 +360,7 @@ _KNOWN_HOSTS: FileCache[KnownHosts] = FileCache(
     lambda files: load_known_hosts(files),  # looked up per load: patchable
 )
 _SAVE_LOCK = threading.Lock()
+_NOT_A_HOST_NAME = re.compile(r"[\s,#\x00-\x1f\x7f]")
 
 
 def known_hosts_for(options: SshOptions) -> KnownHosts:
@@ -375,6 +376,10 @@ def save_new_host_key(
     OpenSSH's ``accept-new`` does) and to the store, so that another host of the run with the
     same name and port finds it instead of appending it again. Returns the keys already known
     for ``name`` when another connection saved one first (nothing is written then)."""
+    if _NOT_A_HOST_NAME.search(name):  # a space, comma or newline would write another line
+        raise HostKeyUnknown(
+            f"host name {name[:80]!r} cannot be saved to known_hosts: add its key by hand"
+        )
     with _SAVE_LOCK:
         store = known_hosts_for(options)
         known = store.keys_for(name)

@@ -207,7 +207,7 @@ class ParamikoConnection:
             if "sock" not in params:  # a ProxyCommand from ssh_config is its own socket
                 params["sock"] = _open_socket(params["hostname"], params["port"], target.timeout)
             client.connect(**params)
-        except (HostKeyUnknown, HostKeyMismatch):
+        except ProbeError:  # the policies' refusals, or a known_hosts that broke mid-run
             client.close()
             raise
         except paramiko.BadHostKeyException as exc:

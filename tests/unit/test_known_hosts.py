@@ -583,3 +583,15 @@ def test_a_broken_ssh_config_is_each_hosts_error_naming_it(tmp_path: Path) -> No
     for name in ("web1", "web2"):
         with pytest.raises(ProbeError, match=f"cannot use the SSH config {config} for {name}: "):
             transport._ssh_config_values(_target(name, config))
+
+
+@pytest.mark.parametrize("name", ["web1\nevil", "web1,evil", "web1 evil", "web1#x"])
+def test_a_host_name_that_would_write_another_line_is_never_saved(
+    tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / "known_hosts"
+    options = SshOptions(known_hosts=path, accept_new_host_keys=True)
+
+    with pytest.raises(HostKeyUnknown, match="cannot be saved to known_hosts"):
+        save_new_host_key(options, name, pkey(ed25519()))
+    assert not path.exists()
