@@ -24,6 +24,7 @@ from smtpcheck.reports.json_report import render_json
 from smtpcheck.reports.junit_report import render_junit
 from smtpcheck.result import AuditResult
 from smtpcheck.secrets import REDACTOR
+from smtpcheck.text import terminal_safe
 
 if TYPE_CHECKING:
     from smtpcheck.config import AuditConfig
@@ -142,4 +143,4 @@ def _courtesy(what: str, action: Callable[[], object]) -> None:
 
 def _warn(message: str) -> None:
     line = REDACTOR.scrub(message).splitlines()[0] if message else message
-    print(f"smtpcheck: warning: {line[:300]}", file=sys.stderr)
+    print(f"smtpcheck: warning: {terminal_safe(line[:300])}", file=sys.stderr)

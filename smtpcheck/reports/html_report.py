@@ -98,7 +98,9 @@ class Verdict:
 def _verdict(result: AuditResult) -> Verdict:
     counts = result.summary.to_dict()
     waived = sum(1 for applied in result.waived.values() if applied.active)
-    failed, errored = counts["fail"], counts["error"]
+    # errors counted at their root cause; without one (its control not selected), the controls
+    # it kept from running: "no control failed or errored" must never sit beside exit 1
+    failed, errored = counts["fail"], counts["error"] or counts["not_evaluated"]
     if failed or errored:
         detail = f"{failed} failed, {errored} could not be evaluated"
     else:

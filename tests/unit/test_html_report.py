@@ -522,3 +522,14 @@ def test_the_verdict_says_what_gated_the_run() -> None:
     html = render_html(cut_short)
     assert '<p class="verdict">Incomplete</p>' in html and 'class="card v-bad"' in html
     assert "Incomplete: the run ended before every check ran; no control failed" in html
+
+
+def test_a_run_whose_only_errors_are_not_evaluated_never_says_none_failed() -> None:
+    """-k deselected the root cause (CRED-01): only the controls it kept from running remain."""
+    follow_on = Finding("CRED-02", "web1", Status.ERROR, Severity.HIGH,
+                        "not evaluated: the host could not be inspected (see CRED-01)",
+                        {ROOT_CAUSE: "CRED-01"})  # fmt: skip
+    html = render_html(AuditResult.of([follow_on], datetime(2027, 1, 1, tzinfo=UTC)))
+
+    assert "no control failed or errored" not in html
+    assert "0 failed, 1 could not be evaluated" in html
