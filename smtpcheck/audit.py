@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -100,6 +100,7 @@ class Audit:
         self.nothing_evaluated = False  # the session ended without one finding
         self._lock = threading.RLock()  # re-entered: domain targets need the hosts' facts
         self._observations: dict[str, HostObservation] | None = None
+        self._pending: dict[str, Future[HostObservation]] | None = None  # being observed
         self._evidence: dict[str, HostEvidence] = {}
         self.dns = build_dns_client(config)  # a bad zone file is a ConfigError here
         self._domains: tuple[DomainTarget, ...] | None = None
@@ -116,16 +117,35 @@ class Audit:
         """Hosts whose credential controls run (the host layer)."""
         return self.config.targets if Layer.HOST in self.config.layers else ()
 
+    def start_observing(self) -> None:
+        """Start observing every host, ``--jobs`` at a time, without waiting: the checks of
+        the first hosts run while later ones are observed (each host once, in target order)."""
+        with self._lock:
+            if self._observations is not None or self._pending is not None:
+                return
+            targets = self.config.targets
+            workers = max(1, min(self.config.jobs, len(targets)))
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="smtpcheck-host")
+            self._pending = {t.name: pool.submit(self._observe, t) for t in targets}
+            pool.shutdown(wait=False)  # the queued hosts are still observed; then it ends
+
     def observe_hosts(self) -> Mapping[str, HostObservation]:
         """Every host observed once, ``--jobs`` at a time; later calls return the same facts."""
         with self._lock:
             if self._observations is None:
-                targets = self.config.targets
-                workers = max(1, min(self.config.jobs, len(targets)))
-                with ThreadPoolExecutor(workers, thread_name_prefix="smtpcheck-host") as pool:
-                    results = pool.map(self._observe, targets)
-                    self._observations = {obs.target.name: obs for obs in results}
+                self.start_observing()
+                pending = self._pending or {}
+                self._observations = {name: done.result() for name, done in pending.items()}
             return self._observations
+
+    def _observation(self, name: str) -> HostObservation:
+        """One host's facts, waiting for that host only."""
+        with self._lock:
+            if self._observations is not None:
+                return self._observations[name]
+            self.start_observing()
+            pending = (self._pending or {})[name]
+        return pending.result()
 
     @property
     def needs_observations(self) -> bool:
@@ -152,7 +172,7 @@ class Audit:
 
     def host_evidence(self, target: HostTarget) -> HostEvidence:
         """The observation of ``target`` and the reading of its credential file (cached)."""
-        observation = self.observe_hosts()[target.name]
+        observation = self._observation(target.name)
         with self._lock:
             cached = self._evidence.get(target.name)
             if cached is not None:

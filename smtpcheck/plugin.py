@@ -263,7 +263,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
     if audit is not None:
-        audit.expect(_target_of(item) for item in kept if item.get_closest_marker("control"))
+        _host_major(audit, items)
+        audit.expect(_target_of(item) for item in items if item.get_closest_marker("control"))
+
+
+def _host_major(audit: Audit, items: list[pytest.Item]) -> None:
+    """A host's controls run together, hosts in the order they are observed (the others keep
+    their places): its checks run as soon as its facts are in, while later hosts are observed."""
+    order = {target.name: n for n, target in enumerate(audit.config.targets)}
+    places = [n for n, item in enumerate(items) if _host_of(item) is not None]
+    hosts = sorted((items[n] for n in places), key=lambda item: order.get(_target_of(item), 0))
+    for n, item in zip(places, hosts, strict=True):
+        items[n] = item
+
+
+def _host_of(item: pytest.Item) -> HostTarget | None:
+    param = getattr(getattr(item, "callspec", None), "params", {}).get("server")
+    return param if isinstance(param, HostTarget) else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Hosts are observed in the background from the first check on (not at collection: a
+    ``--collect-only`` run connects to no host)."""
+    audit = session.config.stash.get(AUDIT, None)
+    if session.config.option.collectonly or audit is None or audit.collects_elsewhere:
+        return
+    if any(_host_of(item) is not None for item in session.items):
+        audit.start_observing()
 
 
 def _not_run(audit: Audit, item: pytest.Item) -> Finding | None:
