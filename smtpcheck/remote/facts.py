@@ -130,6 +130,12 @@ def _text(value: str, what: str) -> str:
     return _b64(value, what).decode("utf-8", "replace")
 
 
+def _line(value: str, what: str) -> str:
+    """A command's output, base64, without the one final newline the command printed."""
+    text = _text(value, what)
+    return text[:-1] if text.endswith("\n") else text
+
+
 def _int(value: str, what: str) -> int:
     try:
         return int(value)
@@ -164,10 +170,10 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
     current: dict[str, object] | None = None
     for line in lines[1:-1]:
         key, _, value = line.partition(" ")
-        if key == "home" and current is None:
-            homes.append(_text(value, "home"))
-        elif key == "path":
-            path = _text(value, "path")
+        if key in ("home", "home-text") and current is None:
+            homes.append(value if key == "home-text" else _text(value, "home"))
+        elif key in ("path", "path-text"):
+            path = value if key == "path-text" else _text(value, "path")
             current = files.setdefault(path, {"path": path, "exists": True})
         elif current is None and key in _HEADER:
             header[key] = value
@@ -178,7 +184,7 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
         elif key in ("lstat", "stat"):
             current[key] = parse_stat(_text(value, key))
         elif key in ("link", "resolved"):
-            current[key] = _text(value, key)
+            current[key] = _line(value, key)
         elif key == "content":
             current["content"] = _b64(value, "content")
         elif key == "content-denied":
@@ -194,8 +200,8 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
         else:
             raise ParseError(f"fact output: unknown record {key!r}")
     return HostFacts(
-        hostname=_text(header.get("hostname", ""), "hostname"),
-        user=_text(header.get("user", ""), "user"),
+        hostname=_line(header.get("hostname", ""), "hostname"),
+        user=_line(header.get("user", ""), "user"),
         uid=_int(header.get("uid", "-1"), "uid"),
         files={path: _file_facts(values) for path, values in files.items()},
         homes=tuple(homes),

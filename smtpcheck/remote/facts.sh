@@ -3,23 +3,24 @@
 # A PATH prefixed "php:" is also read by PHP (Joomla's configuration.php); a PATH starting "~/"
 # is probed under every toolkit home: /home/<name in /home/homedir.dat>, /home/SERVER_USER and
 # each /home/X<18 letters or digits>X (how the toolkit names its server user).
-# Output: line records "key value"; every value that comes from the host is base64 (-w0), so
-# no file name or content can break the framing. Nothing here is secret; the output is.
+# Output: line records "key value". A value from the host is base64 (-w0), so no file name or
+# content can break the framing; a path or home made only of [A-Za-z0-9._/~:@+-] is printed as it
+# is ("path-text", "home-text"), which needs no process. Forks cost the host CPU on every run, so
+# no value goes through a shell function or a $(...) that a plain pipe can replace. hostname,
+# user, link and resolved keep the command's final newline (the parser drops it). Nothing here is
+# secret; the output is.
 cap=$1; php_b64=$2; server_user=$3; shift 3
-b64() { base64 -w0; echo; }
-# A command's output without its final newline, keeping newlines inside it (link targets).
-chomp() { out=$("$@"; echo .); out=${out%.}; printf '%s' "${out%?}"; }
 echo "smtpcheck-facts 1"
-printf 'hostname '; uname -n | tr -d '\n' | b64
-printf 'user '; id -un 2>/dev/null | tr -d '\n' | b64
-echo "uid $(id -u)"
+printf 'hostname '; uname -n | base64 -w0; echo
+printf 'user '; id -un 2>/dev/null | base64 -w0; echo
+printf 'uid '; id -u
 homes=""
 add_home() {
   # Only names a user name can have: no blanks or glob characters reach the "for h" below.
   case "$1" in ""|.|..|*[!A-Za-z0-9._-]*) return ;; esac
   case " $homes " in *" /home/$1 "*) return ;; esac
   [ -d "/home/$1" ] || return 0
-  homes="$homes /home/$1"; printf 'home '; printf '%s' "/home/$1" | b64
+  homes="$homes /home/$1"; echo "home-text /home/$1"
 }
 if [ -f /home/homedir.dat ] && [ -r /home/homedir.dat ]; then
   name=$(head -c 256 /home/homedir.dat | head -n 1 | tr -d '\r'); add_home "${name#/home/}"
@@ -32,18 +33,21 @@ for d in /home/X*X; do
 done
 probe() {
   p=$1; run_php=$2
-  printf 'path '; printf '%s' "$p" | b64
+  case "$p" in
+    ""|*[!A-Za-z0-9._/~:@+-]*) printf 'path '; printf '%s' "$p" | base64 -w0; echo ;;
+    *) echo "path-text $p" ;;
+  esac
   if [ -L "$p" ] || [ -e "$p" ]; then
-    echo "lstat $(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0)"
+    printf 'lstat '; stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0; echo
     if [ -L "$p" ]; then
-      printf 'link '; chomp readlink -- "$p" | b64
-      printf 'resolved '; chomp readlink -f -- "$p" | b64
+      printf 'link '; readlink -- "$p" | base64 -w0; echo
+      printf 'resolved '; readlink -f -- "$p" | base64 -w0; echo
       if [ -e "$p" ]; then
-        echo "stat $(stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0)"
+        printf 'stat '; stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0; echo
       fi
     fi
     if [ -f "$p" ] && [ -r "$p" ]; then
-      printf 'content '; head -c "$cap" -- "$p" | b64
+      printf 'content '; head -c "$cap" -- "$p" | base64 -w0; echo
     elif [ -f "$p" ]; then
       echo "content-denied"
     fi
@@ -53,7 +57,7 @@ probe() {
               -d display_errors=stderr -d error_reporting=0 -d max_execution_time=5 \
               -d memory_limit=64M -- "$p" 2>/dev/null)
         echo "php-exit $?"
-        printf 'php '; printf '%s' "$out" | b64
+        printf 'php '; printf '%s' "$out" | base64 -w0; echo
       else
         echo "php-absent"
       fi

@@ -3,7 +3,8 @@ any other bytes (a broken host, a hostile one, output cut short) are a ParseErro
 ``fetch_host_facts`` turns into a failed observation; never another exception.
 
 Valid output comes two ways: framed here record by record as facts.sh frames it (``key value``
-lines, every host-supplied value base64 ``-w0``), and printed by the real facts.sh over a small
+lines, every host-supplied value base64 ``-w0``, a path or home of plain characters as it is),
+and printed by the real facts.sh over a small
 tree; both are then mutated.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -42,20 +44,31 @@ def _stat_line(info: StatInfo) -> str:
     return f"{info.kind}|{info.mode:o}|{info.uid}|{info.gid}|{info.owner}|{info.group}|{info.size}"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._/~:@+-]+")
+
+
+def _named(key: str, value: str) -> str:
+    """A path or home record: as it is when facts.sh's ``case`` lets it through, else base64."""
+    return f"{key}-text {value}" if _PLAIN.fullmatch(value) else f"{key} {_b64(value)}"
+
+
 def frame(facts: HostFacts) -> bytes:
-    """``facts`` as facts.sh prints them."""
-    lines = ["smtpcheck-facts 1", f"hostname {_b64(facts.hostname)}",
-             f"user {_b64(facts.user)}", f"uid {facts.uid}"]  # fmt: skip
-    lines += [f"home {_b64(home)}" for home in facts.homes]
+    """``facts`` as facts.sh prints them (uname, id and readlink end output with a newline)."""
+    lines = ["smtpcheck-facts 1", f"hostname {_b64(facts.hostname + chr(10))}",
+             f"user {_b64(facts.user + chr(10))}", f"uid {facts.uid}"]  # fmt: skip
+    lines += [_named("home", home) for home in facts.homes]
     for file in facts.files.values():
-        lines.append(f"path {_b64(file.path)}")
+        lines.append(_named("path", file.path))
         if not file.exists:
             lines.append("missing")
             continue
         assert file.lstat is not None
         lines.append(f"lstat {_b64(_stat_line(file.lstat))}")
         if file.link is not None:
-            lines += [f"link {_b64(file.link)}", f"resolved {_b64(file.resolved or '')}"]
+            lines += [
+                f"link {_b64(file.link + chr(10))}",
+                f"resolved {_b64((file.resolved or '') + chr(10))}",
+            ]
             if file.stat is not None:
                 lines.append(f"stat {_b64(_stat_line(file.stat))}")
         if file.content is not None:
@@ -130,7 +143,8 @@ def test_what_facts_sh_frames_is_read_back_exactly(facts: HostFacts) -> None:
 
 # --- mutations of valid output ----------------------------------------------------------------
 
-_KEYS = ["smtpcheck-facts", "hostname", "user", "uid", "home", "path", "missing", "lstat", "stat",
+_KEYS = ["smtpcheck-facts", "hostname", "user", "uid", "home", "home-text", "path", "path-text",
+         "missing", "lstat", "stat",
          "link", "resolved", "content", "content-denied", "php-absent", "php-exit", "php", "end",
          "bogus", ""]  # fmt: skip
 _VALUE = st.one_of(

@@ -13,6 +13,7 @@ import os
 import pwd
 import secrets
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from smtpcheck.credentials.joomla import parse_php_output
 from smtpcheck.errors import ParseError
 from smtpcheck.lab.seeds import joomla_fixed, labelled_file
-from smtpcheck.remote.facts import StatInfo, parse_fact_output, parse_stat
+from smtpcheck.remote.facts import StatInfo, build_fact_argv, parse_fact_output, parse_stat
 from tests.unit.builders import CREDS, PASSWORD, needs_php, run_facts
 
 LABELLED = labelled_file(CREDS)
@@ -207,6 +208,29 @@ def test_file_names_survive_the_framing(tree: Path, name: str) -> None:
     assert list(facts.files) == [shown, other]
     assert facts.files[shown].content == Path(path).read_bytes()
     assert facts.files[other].content == b"second file"
+
+
+@pytest.mark.parametrize(
+    ("name", "record"),
+    [
+        ("plain-Name_1.2~:@+", "path-text"),
+        ("with space", "path"),
+        ("glob*", "path"),
+        ("a$(id)", "path"),
+        ("back\\slash", "path"),
+        ("[x]", "path"),
+        ("tab\tname", "path"),
+    ],
+)
+def test_only_plain_names_are_printed_without_base64(tree: Path, name: str, record: str) -> None:
+    """facts.sh prints a path as it is (no process) only when nothing in it can break a line."""
+    path = _file(tree / name, b"x")
+    argv = build_fact_argv([path], max_bytes=10)
+    out = subprocess.run(argv, capture_output=True, check=True, timeout=30).stdout
+
+    keys = [line.split(" ")[0] for line in out.decode().splitlines()]
+    assert [key for key in keys if key.startswith("path")] == [record]
+    assert list(parse_fact_output(out).files) == [path]
 
 
 def test_symlink_target_with_newline_is_reported_exactly(tree: Path) -> None:
