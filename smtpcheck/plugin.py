@@ -27,6 +27,7 @@ from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.errors import ConfigError
 from smtpcheck.findings import FAIL_ON, ExitStatus, Finding, Severity, Status
 from smtpcheck.mailauth.domain import DomainFacts
+from smtpcheck.providers import expand_path
 from smtpcheck.relay.targets import RelayEvidence, RelayTarget
 from smtpcheck.reports import publish
 from smtpcheck.secrets import REDACTOR, environment
@@ -136,7 +137,7 @@ class XdistController:
 
 
 def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if value else None
+    return expand_path(value, "a path option") if value else None
 
 
 def options_from_pytest(config: pytest.Config) -> AuditOptions:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from smtpcheck.errors import ConfigError
+from smtpcheck.errors import ConfigError, SmtpcheckError
 
 
 class TlsMode(enum.StrEnum):
@@ -165,7 +165,7 @@ def parse_seconds(value: object, where: str, error: type[ConfigError] = ConfigEr
     )
 
 
-def expand_path(value: str, where: str, error: type[ConfigError] = ConfigError) -> Path:
+def expand_path(value: str, where: str, error: type[SmtpcheckError] = ConfigError) -> Path:
     """A path from config, inventory or an option, ``~`` and ``~user`` expanded: a user with no
     home directory is an ``error``, not pathlib's RuntimeError."""
     try:

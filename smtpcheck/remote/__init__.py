@@ -43,8 +43,13 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
-def default_known_hosts() -> Path:
-    return Path("~/.ssh/known_hosts").expanduser()
+def default_known_hosts() -> Path | None:
+    """The user's ``~/.ssh/known_hosts``; None for a user with no home directory (no HOME and no
+    passwd entry, as an arbitrary uid in a CI container runs), who has the system file only."""
+    try:
+        return Path("~/.ssh/known_hosts").expanduser()
+    except RuntimeError:
+        return None
 
 
 SYSTEM_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")

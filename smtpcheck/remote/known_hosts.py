@@ -69,12 +69,19 @@ def known_hosts_files(options: SshOptions) -> tuple[Path, ...]:
     first (only when no ``--known-hosts`` file is given), then the user's."""
     if options.known_hosts is not None:
         return (options.known_hosts,)
-    return (SYSTEM_KNOWN_HOSTS, default_known_hosts())
+    user = default_known_hosts()
+    return (SYSTEM_KNOWN_HOSTS,) if user is None else (SYSTEM_KNOWN_HOSTS, user)
 
 
 def save_file(options: SshOptions) -> Path:
-    """Where ``accept_new_host_keys`` appends a new key."""
-    return options.known_hosts or default_known_hosts()
+    """Where ``accept_new_host_keys`` appends a new key: ProbeError when there is nowhere."""
+    path = options.known_hosts or default_known_hosts()
+    if path is None:
+        raise ProbeError(
+            "cannot save a new host key: no home directory for ~/.ssh/known_hosts "
+            "(give --known-hosts FILE)"
+        )
+    return path
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ from smtpcheck.errors import (
     LoginRefused,
     ProbeError,
 )
+from smtpcheck.providers import expand_path
 from smtpcheck.remote import CommandResult, SshOptions, command_line
 from smtpcheck.remote.known_hosts import (
     FileCache,
     KnownHosts,
     host_key_name,
+    known_hosts_files,
     known_hosts_for,
     save_file,
     save_new_host_key,
@@ -58,8 +60,8 @@ def _refuse_revoked_or_changed(store: KnownHosts, hostname: str, key: paramiko.P
 
 
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def __init__(self, known_hosts: Path, store: KnownHosts) -> None:
-        self.known_hosts = known_hosts
+    def __init__(self, known_hosts: Sequence[Path], store: KnownHosts) -> None:
+        self.known_hosts = " or ".join(map(str, known_hosts))
         self.store = store
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
@@ -112,7 +114,10 @@ def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
 
     StrictHostKeyChecking is deliberately not honoured: accepting keys is an explicit option.
     """
-    path = target.ssh_config or Path("~/.ssh/config").expanduser()
+    try:
+        path = target.ssh_config or Path("~/.ssh/config").expanduser()
+    except RuntimeError:  # no home directory: no user SSH config either
+        return {}
     if not path.is_file() or target.host is None:
         return {}
     try:  # the operator's file, parsed once per run: a problem with it is each host's error
@@ -122,14 +127,26 @@ def _ssh_config_values(target: HostTarget) -> dict[str, Any]:
         if "user" in entry:
             values["username"] = entry["user"]
         if "port" in entry:
-            values["port"] = int(entry["port"])
+            values["port"] = _port(entry["port"])
         if "identityfile" in entry:
-            values["key_filename"] = str(Path(entry["identityfile"][0]).expanduser())
+            values["key_filename"] = str(expand_path(entry["identityfile"][0], "IdentityFile",
+                                                     ProbeError))  # fmt: skip
         if "proxycommand" in entry:
             values["sock"] = paramiko.ProxyCommand(entry["proxycommand"])
+    except KeyError:  # paramiko's lookup asks getpass.getuser() for the %u token
+        raise ProbeError(f"cannot use the SSH config {path} for {target.host}: the local user "
+                         "has no name (no USER, no passwd entry)") from None  # fmt: skip
     except (OSError, ValueError, paramiko.SSHException, ProbeError) as exc:
         raise ProbeError(f"cannot use the SSH config {path} for {target.host}: {exc}") from None
     return values
+
+
+def _port(value: str) -> int:
+    """A Port line as OpenSSH reads it: decimal digits, 1 to 65535 (not Python's int(): no
+    ``1_000``, no ``+22``, no ``٢٢``)."""
+    if not (len(value) <= 5 and value.isascii() and value.isdigit() and 0 < int(value) < 65536):
+        raise ProbeError(f"Port {value[:20]!r} is not a port number (1-65535)")
+    return int(value)
 
 
 def _open_socket(hostname: str, port: int, timeout: float | None) -> socket.socket:
@@ -176,7 +193,7 @@ class ParamikoConnection:
         policy: paramiko.MissingHostKeyPolicy = (
             _AcceptNew(options, self.notes, store)
             if options.accept_new_host_keys
-            else _RefuseUnknown(save_file(options), store)
+            else _RefuseUnknown(known_hosts_files(options), store)
         )
         client.set_missing_host_key_policy(policy)
         params: dict[str, Any] = {

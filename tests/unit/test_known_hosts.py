@@ -450,9 +450,9 @@ def test_a_file_changed_by_someone_else_meanwhile_is_read_again(
 def test_refuse_unknown_names_the_file_and_refuses_revoked_keys_as_changed() -> None:
     bad, new = ed25519(), ed25519()
     store = parse("@revoked * " + " ".join(bad))
-    policy = transport._RefuseUnknown(HERE, store)
+    policy = transport._RefuseUnknown((SYSTEM_KNOWN_HOSTS, HERE), store)
     client = paramiko.SSHClient()
-    with pytest.raises(HostKeyUnknown, match="is not in known_hosts; add it"):
+    with pytest.raises(HostKeyUnknown, match=f"is not in {SYSTEM_KNOWN_HOSTS} or {HERE}; add it"):
         policy.missing_host_key(client, "web1", pkey(new))
     with pytest.raises(HostKeyMismatch, match="marked @revoked"):
         policy.missing_host_key(client, "web1", pkey(bad))
@@ -486,7 +486,7 @@ def test_a_host_whose_every_key_is_revoked_is_changed_not_new(tmp_path: Path) ->
             paramiko.SSHClient(), "web1", pkey(attacker)
         )
     with pytest.raises(HostKeyMismatch, match="every key for it is marked @revoked"):
-        transport._RefuseUnknown(path, store).missing_host_key(
+        transport._RefuseUnknown([path], store).missing_host_key(
             paramiko.SSHClient(), "web1", pkey(attacker)
         )
     assert path.read_text() == before and notes == []
@@ -583,6 +583,60 @@ def test_a_broken_ssh_config_is_each_hosts_error_naming_it(tmp_path: Path) -> No
     for name in ("web1", "web2"):
         with pytest.raises(ProbeError, match=f"cannot use the SSH config {config} for {name}: "):
             transport._ssh_config_values(_target(name, config))
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "1_000", "+22", "22.0", "\u0662\u0662",
+                                  "9" * 5000, "-1"])  # fmt: skip
+def test_a_port_openssh_would_refuse_is_each_hosts_error(tmp_path: Path, port: str) -> None:
+    """Port as OpenSSH reads it, not as Python's int() does (which takes '1_000' and '٢٢')."""
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host web*\n  Port {port}\n", encoding="utf-8")
+
+    with pytest.raises(ProbeError, match="is not a port number"):
+        transport._ssh_config_values(_target("web1", config))
+    config.write_text("Host web*\n  Port 65535\n")
+    assert transport._ssh_config_values(_target("web1", config))["port"] == 65535
+
+
+def _no_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A uid with no HOME and no passwd entry (CI containers run so): '~' cannot be expanded."""
+    import pwd
+
+    def unknown(uid: int) -> pwd.struct_passwd:
+        raise KeyError(uid)
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    with pytest.raises(RuntimeError):
+        Path("~").expanduser()
+
+
+def test_a_user_without_a_home_trusts_the_system_file_and_saves_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_home(monkeypatch)
+    options = SshOptions(accept_new_host_keys=True)
+
+    assert known_hosts_files(options) == (SYSTEM_KNOWN_HOSTS,)
+    with pytest.raises(ProbeError, match=r"no home directory .* \(give --known-hosts FILE\)"):
+        save_new_host_key(options, "web1", pkey(ed25519()))
+    given = tmp_path / "kh"
+    assert save_new_host_key(replace(options, known_hosts=given), "web1", pkey(ed25519())) == ()
+    assert given.read_text().startswith("web1 ssh-ed25519 ")
+
+
+def test_a_user_without_a_home_has_no_ssh_config_and_no_identity_to_expand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_home(monkeypatch)
+    assert transport._ssh_config_values(_target("web1", None)) == {}  # type: ignore[arg-type]
+    config = tmp_path / "ssh_config"
+    config.write_text("Host web*\n  IdentityFile ~/.ssh/id_ed25519\n")
+    with pytest.raises(ProbeError, match="the local user has no name"):
+        transport._ssh_config_values(_target("web1", config))
+    monkeypatch.setenv("USER", "ci")
+    with pytest.raises(ProbeError, match="no home directory to expand"):
+        transport._ssh_config_values(_target("web1", config))
 
 
 @pytest.mark.parametrize("name", ["web1\nevil", "web1,evil", "web1 evil", "web1#x"])
