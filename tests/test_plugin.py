@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,8 @@ import pytest
 from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.credentials.controls import HOST_CONTROLS
-from smtpcheck.findings import ExitStatus
+from smtpcheck.credentials.evaluate import HostEvidence
+from smtpcheck.findings import ExitStatus, Finding
 from smtpcheck.runner import checks_dir, run_audit
 
 CHECKS = checks_dir()
@@ -293,3 +297,46 @@ def test_an_audit_that_cannot_collect_its_checks_does_not_exit_0(
     hosts = {f["control_id"] for f in report["findings"] if f["target"] == "local://"}
     assert "CRED-01" in hosts  # the host layer still ran
     assert report["exit_status"] == 1
+
+
+def test_a_quiet_audit_prints_no_library_noise_and_still_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Below ``-vv`` pytest's logging and warnings plugins are off (issue 10: per-item cost):
+    paramiko's log records and library warnings, which its transport threads emit whenever
+    they like, must stay off stderr as they did under those plugins; a check's own print stays
+    captured."""
+    control, record = HOST_CONTROLS["CRED-01"], Audit.record
+
+    def printing(evidence: HostEvidence) -> Finding:
+        print("print noise")
+        return control(evidence)
+
+    def noisy(self: Audit, finding: Finding) -> None:  # between items: nothing captures
+        logging.getLogger("paramiko.transport").error("Exception (client): banner noise")
+        warnings.warn("deprecated cipher noise", UserWarning, stacklevel=1)
+        record(self, finding)
+
+    monkeypatch.setitem(HOST_CONTROLS, "CRED-01", printing)
+    monkeypatch.setattr(Audit, "record", noisy)
+    # as outside this test run: no root handler (logging's last resort prints on stderr) and
+    # warnings shown on stderr, not recorded by this test's own pytest
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr(warnings, "showwarning", _show_on_stderr)
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host",
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        status = run_audit(Audit(load_audit_config(options, environ={}), environ={}))
+        logging.getLogger("paramiko").error("after the audit: shown")
+
+    out, err = capsys.readouterr()
+    assert "noise" not in out + err
+    assert "local://: 1 fail, 8 skip" in out  # the run's own story is still told
+    assert "after the audit: shown" in err  # the silencer is gone once the audit ends
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert status == report["exit_status"] == ExitStatus.FINDINGS
+
+
+def _show_on_stderr(message: Warning | str, category: type[Warning], *args: object) -> None:
+    print(f"{category.__name__}: {message}", file=sys.stderr)
