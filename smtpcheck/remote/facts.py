@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -143,7 +144,9 @@ def _int(value: str, what: str) -> int:
         raise ParseError(f"fact output: {what} is not a number") from None
 
 
-_HEADER = ("hostname", "user", "uid")
+_HEADER = ("hostname", "hostname-text", "id", "id-text", "user", "uid")  # user, uid: before 0.2
+# `id`'s "uid=0(root) gid=...": a uid without its name when the name cannot be looked up
+_ID = re.compile(r"uid=(\d+)(?:\(([^)]*)\))?")
 
 
 def parse_stat(text: str) -> StatInfo:
@@ -183,6 +186,8 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
             current["exists"] = False
         elif key in ("lstat", "stat"):
             current[key] = parse_stat(_text(value, key))
+        elif key in ("lstat-text", "stat-text"):
+            current[key.removesuffix("-text")] = parse_stat(value)
         elif key in ("link", "resolved"):
             current[key] = _line(value, key)
         elif key == "content":
@@ -199,13 +204,28 @@ def parse_fact_output(stdout: bytes) -> HostFacts:
                                         _b64(value, "php"))  # fmt: skip
         else:
             raise ParseError(f"fact output: unknown record {key!r}")
+    user, uid = _identity(header)
+    hostname = header.get("hostname-text")
     return HostFacts(
-        hostname=_line(header.get("hostname", ""), "hostname"),
-        user=_line(header.get("user", ""), "user"),
-        uid=_int(header.get("uid", "-1"), "uid"),
+        hostname=_line(header.get("hostname", ""), "hostname") if hostname is None else hostname,
+        user=user,
+        uid=uid,
         files={path: _file_facts(values) for path, values in files.items()},
         homes=tuple(homes),
     )
+
+
+def _identity(header: Mapping[str, str]) -> tuple[str, int]:
+    """The remote user's name and uid, from `id` (or the separate records of older scripts)."""
+    ident = header.get("id-text")
+    if ident is None and "id" in header:
+        ident = _text(header["id"], "id")
+    if ident is None:
+        return _line(header.get("user", ""), "user"), _int(header.get("uid", "-1"), "uid")
+    found = _ID.match(ident)
+    if found is None:
+        return "", -1
+    return found.group(2) or "", int(found.group(1))
 
 
 def _file_facts(values: dict[str, object]) -> FileFacts:

@@ -5,15 +5,26 @@
 # each /home/X<18 letters or digits>X (how the toolkit names its server user).
 # Output: line records "key value". A value from the host is base64 (-w0), so no file name or
 # content can break the framing; a path or home made only of [A-Za-z0-9._/~:@+-] is printed as it
-# is ("path-text", "home-text"), which needs no process. Forks cost the host CPU on every run, so
-# no value goes through a shell function or a $(...) that a plain pipe can replace. hostname,
-# user, link and resolved keep the command's final newline (the parser drops it). Nothing here is
-# secret; the output is.
+# is ("path-text", "home-text"), which needs no process; so are the hostname, `id` and stat lines
+# made only of the characters such lines hold ("hostname-text", "id-text", "lstat-text"...).
+# Forks cost the host CPU on every run: no value goes through a $(...) or a pipe that a builtin
+# can replace (a shell function is a builtin). hostname, link and resolved keep the command's
+# final newline (the parser drops it). Nothing here is secret; the output is.
+# LC_ALL=C: stat's %F is translated otherwise ("reguläre Datei" under LANGUAGE=de, which sudo
+# and PAM pass on), and [A-Za-z] below means ASCII letters only.
+LC_ALL=C; export LC_ALL
 cap=$1; php_b64=$2; server_user=$3; shift 3
 echo "smtpcheck-facts 1"
-printf 'hostname '; uname -n | base64 -w0; echo
-printf 'user '; id -un 2>/dev/null | base64 -w0; echo
-printf 'uid '; id -u
+host=""; read -r host 2>/dev/null </proc/sys/kernel/hostname
+case "$host" in
+  ""|*[!A-Za-z0-9._-]*) printf 'hostname '; uname -n | base64 -w0; echo ;;
+  *) echo "hostname-text $host" ;;
+esac
+ident=$(id 2>/dev/null)  # uid=N(name) gid=...: the user and uid in one process
+case "$ident" in
+  *[!A-Za-z0-9._=\(\),\ -]*) printf 'id '; printf '%s' "$ident" | base64 -w0; echo ;;
+  *) echo "id-text $ident" ;;
+esac
 homes=""
 add_home() {
   # Only names a user name can have: no blanks or glob characters reach the "for h" below.
@@ -31,6 +42,12 @@ for d in /home/X*X; do
   case "$name" in *[!A-Za-z0-9]*) continue ;; esac
   [ "${#name}" -eq 20 ] && add_home "$name"
 done
+stat_line() {  # $st as text when no byte in it can break the line (a builtin: no process)
+  case "$st" in
+    *[!A-Za-z0-9._\|\ -]*) printf '%s ' "$1"; printf '%s' "$st" | base64 -w0; echo ;;
+    *) echo "$1-text $st" ;;
+  esac
+}
 probe() {
   p=$1; run_php=$2
   case "$p" in
@@ -38,12 +55,12 @@ probe() {
     *) echo "path-text $p" ;;
   esac
   if [ -L "$p" ] || [ -e "$p" ]; then
-    printf 'lstat '; stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0; echo
+    st=$(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null); stat_line lstat
     if [ -L "$p" ]; then
       printf 'link '; readlink -- "$p" | base64 -w0; echo
       printf 'resolved '; readlink -f -- "$p" | base64 -w0; echo
       if [ -e "$p" ]; then
-        printf 'stat '; stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null | base64 -w0; echo
+        st=$(stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null); stat_line stat
       fi
     fi
     if [ -f "$p" ] && [ -r "$p" ]; then

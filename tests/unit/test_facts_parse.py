@@ -14,6 +14,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -297,6 +298,85 @@ def test_php_not_run_for_missing_or_unreadable_files(tree: Path) -> None:
     facts = run_facts([path, str(tree / "absent")], run_php=True, as_user="nobody")
 
     assert all(file.php is None for file in facts.files.values())
+
+
+def test_file_kinds_are_read_in_english_whatever_the_host_locale(tree: Path) -> None:
+    """stat's %F is translated: a German server (LANGUAGE=de, passed on by PAM and sudo) said
+    "reguläre Datei", and its credential file was not a regular file to the controls."""
+    path = _file(tree / "wordpresssmtp", LABELLED)
+    german = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "LANGUAGE": "de"}
+    shown = subprocess.run(["stat", "-c", "%F", path], capture_output=True, text=True, env=german)
+    if shown.stdout.strip() == "regular file":
+        pytest.skip("this machine has no German coreutils messages to test with")
+
+    file = run_facts([path], env=german).files[path]
+
+    assert file.stat is not None and file.stat.kind == "regular file" and file.stat.is_regular
+    assert file.content == LABELLED
+
+
+def _in_uts_namespace(hostname: bytes, argv: list[str]) -> bytes:
+    """facts.sh's output on a host called ``hostname`` (a UTS namespace of its own)."""
+    wrapper = "import os, socket, sys; socket.sethostname(os.fsencode(sys.argv[1])); "
+    wrapper += "os.execvp(sys.argv[2], sys.argv[2:])"
+    setup = ["unshare", "--uts", sys.executable, "-c", wrapper, os.fsdecode(hostname)]
+    done = subprocess.run([*setup, *argv], capture_output=True, timeout=30, check=False)
+    if done.returncode != 0 and not done.stdout:
+        pytest.skip(f"no UTS namespace here: {done.stderr.decode(errors='replace')[:100]}")
+    return done.stdout
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("hostname", "record"),
+    [
+        (b"web1.example-2", "hostname-text"),
+        (b"we ird", "hostname"),
+        (b"tab\there", "hostname"),
+        (b"end", "hostname-text"),
+        (b"caf\xc3\xa9", "hostname"),
+    ],
+)
+def test_hostname_is_text_only_when_plain(tree: Path, hostname: bytes, record: str) -> None:
+    argv = build_fact_argv([str(tree / "absent")], max_bytes=10)
+    out = _in_uts_namespace(hostname, argv)
+
+    keys = [line.split(" ")[0] for line in out.decode().splitlines()]
+    assert [key for key in keys if key.startswith("hostname")] == [record]
+    assert parse_fact_output(out).hostname == hostname.decode()
+
+
+@pytest.mark.parametrize(
+    ("record", "identity"),
+    [
+        pytest.param(b"id-text uid=0(root) gid=0(root) groups=0(root)", ("root", 0), id="text"),
+        pytest.param(b"id " + base64.b64encode(b"uid=1001(we ird) gid=1001 groups=1001"),
+                     ("we ird", 1001), id="base64"),
+        pytest.param(b"id-text uid=4242 gid=4242 groups=4242", ("", 4242), id="no-name"),
+        pytest.param(b"id-text ", ("", -1), id="id-failed"),
+        pytest.param(b"user cm9vdA==\nuid 0", ("root", 0), id="separate-records"),
+    ],
+)  # fmt: skip
+def test_user_and_uid_come_from_id(record: bytes, identity: tuple[str, int]) -> None:
+    stdout = b"smtpcheck-facts 1\nhostname-text web1\n" + record + b"\npath-text /x\nmissing\nend\n"
+
+    facts = parse_fact_output(stdout)
+
+    assert (facts.hostname, facts.user, facts.uid) == ("web1", *identity)
+
+
+def test_plain_stat_lines_need_no_base64(tree: Path) -> None:
+    """A stat line of plain characters is printed as it is: one process fewer per file."""
+    target = _file(tree / "a", b"1")
+    (tree / "link").symlink_to(target)
+    out = subprocess.run(build_fact_argv([str(tree / "link")], max_bytes=10),
+                         capture_output=True, check=True, timeout=30).stdout  # fmt: skip
+
+    keys = [line.split(" ")[0] for line in out.decode().splitlines()]
+    assert "lstat-text" in keys and "stat-text" in keys and "lstat" not in keys
+    file = parse_fact_output(out).files[str(tree / "link")]
+    assert file.lstat is not None and file.lstat.kind == "symbolic link"
+    assert file.stat == StatInfo("regular file", 0o400, UID, GID, USER, GROUP, 1)
 
 
 # --- framing errors (pure) ----------------------------------------------------------------------
