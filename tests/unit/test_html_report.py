@@ -22,11 +22,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
 
+import jinja2
+import pytest
 from markupsafe import escape
 
 from smtpcheck.catalogue import Layer
 from smtpcheck.findings import ROOT_CAUSE, EvidenceValue, Finding, Severity, Status
 from smtpcheck.history import Change, Diff, TrendPoint
+from smtpcheck.reports import html_report
 from smtpcheck.reports.html_report import render_html
 from smtpcheck.result import AuditResult
 from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
@@ -533,3 +536,43 @@ def test_a_run_whose_only_errors_are_not_evaluated_never_says_none_failed() -> N
 
     assert "no control failed or errored" not in html
     assert "0 failed, 1 could not be evaluated" in html
+
+
+@pytest.mark.parametrize("case", ["fresh", "kept", "cut short", "garbage", "unwritable"])
+def test_the_compiled_template_is_kept_and_a_broken_cache_is_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """Issue 10: compiling the page took 0.08 s of every run. The compiled code is kept; an
+    entry cut short or overwritten, or a cache that cannot be written, only costs the compile."""
+    result = sample_result()
+    expected = render_html(result)
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    if case != "fresh":  # a run before this one left its entry
+        _render_with_cache(monkeypatch, directory, result)
+    entry = next(iter(directory.glob("*.cache")), None)
+    if case == "cut short" and entry is not None:
+        entry.write_bytes(entry.read_bytes()[:100])
+    if case == "garbage" and entry is not None:
+        entry.write_bytes(entry.read_bytes()[:20] + b"\x80\x04garbage")
+    if case == "unwritable":
+        directory = tmp_path / "a-file"
+        directory.write_text("not a directory")
+    if case == "kept":  # read back, not compiled again
+
+        def compiled_again(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the template was compiled again")
+
+        monkeypatch.setattr(jinja2.Environment, "compile", compiled_again)
+
+    assert _render_with_cache(monkeypatch, directory, result) == expected
+    if case in ("fresh", "kept"):
+        assert len(list(directory.glob("*.cache"))) == 1  # there for the next run
+
+
+def _render_with_cache(
+    monkeypatch: pytest.MonkeyPatch, directory: Path, result: AuditResult
+) -> str:
+    cache = html_report._KeptCompiled(str(directory))
+    monkeypatch.setattr(html_report, "_ENV", html_report._ENV.overlay(bytecode_cache=cache))
+    return render_html(result)
