@@ -144,7 +144,7 @@ def _int(value: str, what: str) -> int:
         raise ParseError(f"fact output: {what} is not a number") from None
 
 
-_HEADER = ("hostname", "hostname-text", "id", "id-text", "user", "uid")  # user, uid: before 0.2
+_HEADER = ("hostname", "hostname-text", "id", "id-text", "user", "uid")  # user, uid: older scripts
 # `id`'s "uid=0(root) gid=...": a uid without its name when the name cannot be looked up
 _ID = re.compile(r"uid=(\d+)(?:\(([^)]*)\))?")
 
