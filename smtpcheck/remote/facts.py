@@ -225,7 +225,7 @@ def _identity(header: Mapping[str, str]) -> tuple[str, int]:
     found = _ID.match(ident)
     if found is None:
         return "", -1
-    return found.group(2) or "", int(found.group(1))
+    return found.group(2) or "", _int(found.group(1), "uid")  # 5,000 digits: a ParseError
 
 
 def _file_facts(values: dict[str, object]) -> FileFacts:

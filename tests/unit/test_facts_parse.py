@@ -411,6 +411,8 @@ def test_hand_built_output_parses() -> None:
                      "fact output: unknown record 'kernel'", id="unknown-header-record"),
         pytest.param(GOOD.replace(b"uid 0", b"uid root"), "fact output: uid is not a number",
                      id="uid-not-number"),
+        pytest.param(GOOD.replace(b"user cm9vdA==\nuid 0", b"id-text uid=" + b"1" * 5000),
+                     "fact output: uid is not a number", id="uid-too-long-for-int"),
         pytest.param(GOOD.replace(b"missing", b"php-exit x\nphp e30="),
                      "fact output: php-exit is not a number", id="php-exit-not-number"),
         pytest.param(GOOD.replace(b"missing", b"lstat cmVndWxhciBmaWxl"),
