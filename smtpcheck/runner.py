@@ -176,6 +176,8 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bo
         print(terminal_safe(_start_line(audit)), flush=True)
         audit.progress = _Progress(bar=tty)
     with _own_plugins_only(), _quiet(verbosity):
+        if audit.host_targets:  # every host's checks run: its SSH work overlaps pytest's start
+            audit.start_observing()
         code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
     if audit.nothing_evaluated:
         print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)

@@ -10,6 +10,7 @@ import html
 import json
 import logging
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.credentials.controls import HOST_CONTROLS
 from smtpcheck.credentials.evaluate import HostEvidence
 from smtpcheck.findings import ExitStatus, Finding
+from smtpcheck.remote.facts import HostObservation
 from smtpcheck.runner import checks_dir, run_audit
+from smtpcheck.targets import HostTarget
 
 CHECKS = checks_dir()
 
@@ -340,3 +343,38 @@ def test_a_quiet_audit_prints_no_library_noise_and_still_reports(
 
 def _show_on_stderr(message: Warning | str, category: type[Warning], *args: object) -> None:
     print(f"{category.__name__}: {message}", file=sys.stderr)
+
+
+def test_the_cli_audit_observes_the_hosts_while_pytest_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: ``smtpcheck audit`` starts the hosts' SSH work before pytest collects the
+    checks (a real fleet waits on the network meanwhile), not when the first check runs."""
+    observing = threading.Event()
+    observe = Audit._observe
+
+    def recording(self: Audit, target: HostTarget) -> HostObservation:
+        observing.set()
+        return observe(self, target)
+
+    seen: list[bool] = []
+
+    class AtCollection:
+        def pytest_collection(self, session: pytest.Session) -> None:
+            seen.append(observing.wait(5))  # without the early start: nothing yet, ever
+
+    real_main = pytest.main
+
+    def main(args: list[str], plugins: list[object]) -> int | pytest.ExitCode:
+        return real_main(args, plugins=[*plugins, AtCollection()])
+
+    monkeypatch.setattr(Audit, "_observe", recording)
+    monkeypatch.setattr(pytest, "main", main)
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host",
+                           report_dir=tmp_path / "reports")  # fmt: skip
+
+    status = run_audit(Audit(load_audit_config(options, environ={}), environ={}))
+
+    assert seen == [True]
+    assert status == ExitStatus.FINDINGS  # and the audit ran to its end: this machine's
+    assert (tmp_path / "reports" / "report.json").is_file()  # /var/www has no credential file
