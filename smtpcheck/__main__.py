@@ -2,6 +2,6 @@
 
 import sys
 
-from smtpcheck.cli import main
+from smtpcheck.cli import run
 
-sys.exit(main())
+sys.exit(run())

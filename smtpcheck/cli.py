@@ -8,6 +8,7 @@ failed or errored) or 1. The exit status is decided once, from the findings.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -242,5 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> int:
+    """The ``smtpcheck`` program: :func:`main`, and then the process ends. What the run built
+    is frozen first, so that the interpreter's last garbage collection does not walk it all
+    once more (a quarter of a second after a 300-host audit)."""
+    status = main()
+    gc.freeze()
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
