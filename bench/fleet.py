@@ -19,6 +19,9 @@ and NSD serving ``shop.example``. Then, for N = 10, 30, 100, 300 hosts (and 1,00
   reports): it splits the audit's time into SSH work and what the process adds around it;
 - the client's CPU seconds (user + system) of each way: on this machine the servers share the
   CPUs with the client, so what the client burns the servers wait for;
+- the servers' CPU seconds of each way (the sshd listeners' own and reaped children's times
+  from /proc: every session, and what it ran: sudo and the fact script, or ``true``), and the
+  total (client + servers) of the audit over the floor's;
 - remote commands per host, counted on the servers (sshd's VERBOSE log, as bench/credentials.py);
 - the reports the audit wrote (sizes), and the time to write them again: report.json read back
   into an ``AuditResult`` (``Finding.from_dict``, its scope) and ``write_reports`` timed here.
@@ -91,6 +94,7 @@ class Run:
     rss_mib: float | None
     commands: float
     cpu: float  # user + system seconds of the client (the audit process; this process's)
+    servers: float  # user + system seconds of the lab's sshd (sessions and what they ran)
 
 
 @dataclass
@@ -110,6 +114,10 @@ class Cell:
     @property
     def cpu(self) -> float:
         return statistics.median(r.cpu for r in self.runs)
+
+    @property
+    def servers(self) -> float:
+        return statistics.median(r.servers for r in self.runs)
 
     @property
     def rss(self) -> float:
@@ -190,8 +198,22 @@ def write_inputs(lab: SshLab, fleet: list[LabHost], n: int, workdir: Path) -> tu
 
 
 def commands_per_host(hosts: Sequence[LabHost], before: int) -> float:
-    time.sleep(0.3)  # let sshd flush its log lines
+    time.sleep(0.3)  # let sshd flush its log lines (and reap its sessions: servers_cpu)
     return (sum(h.sessions() for h in hosts) - before) / len(hosts)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def servers_cpu(hosts: Sequence[LabHost]) -> float:
+    """CPU seconds the hosts' sshd have used so far: each listener's own and its reaped
+    children's (every finished session, with what it ran: sudo, the fact script, ``true``)."""
+    ticks = 0
+    for host in hosts:
+        pid = int((host.root / "sshd.pid").read_text())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ticks / _TICKS
 
 
 # --- the two ways ------------------------------------------------------------------------------
@@ -218,12 +240,13 @@ def run_timed(
 
 
 def run_audit(hosts: Sequence[LabHost], argv: list[str], log: Path) -> Run:
-    before = sum(h.sessions() for h in hosts)
+    before, servers = sum(h.sessions() for h in hosts), servers_cpu(hosts)
     seconds, rss, status, cpu = run_timed(argv, log, {**os.environ, **CREDS.environment()})
     if status != 0:
         tail = log.read_text(errors="replace")[-2000:]
         raise SystemExit(f"audit exit status {status} ({' '.join(argv)}):\n{tail}")
-    return Run(seconds, rss, commands_per_host(hosts, before), cpu)
+    commands = commands_per_host(hosts, before)
+    return Run(seconds, rss, commands, cpu, servers_cpu(hosts) - servers)
 
 
 def _cpu_seconds() -> float:
@@ -234,7 +257,7 @@ def _cpu_seconds() -> float:
 def run_observe(hosts: Sequence[LabHost], inventory: Path, known: Path, jobs: int) -> Run:
     """``smtpcheck``'s observation of every host, in this process."""
     environ = CREDS.environment()
-    before = sum(h.sessions() for h in hosts)
+    before, servers = sum(h.sessions() for h in hosts), servers_cpu(hosts)
     cpu = _cpu_seconds()
     started = time.perf_counter()
     options = AuditOptions(inventory=inventory, known_hosts=known, layers="host", jobs=jobs)
@@ -243,7 +266,8 @@ def run_observe(hosts: Sequence[LabHost], inventory: Path, known: Path, jobs: in
     failed = [o.failure for o in observations.values() if o.failure is not None]
     if failed:
         raise SystemExit(f"observe: {len(failed)} host(s) failed, e.g. {failed[0]}")
-    return Run(seconds, None, commands_per_host(hosts, before), cpu)
+    commands = commands_per_host(hosts, before)
+    return Run(seconds, None, commands, cpu, servers_cpu(hosts) - servers)
 
 
 def _load_keys(known: Path) -> dict[str, list[paramiko.PKey]]:
@@ -274,7 +298,7 @@ def _floor_host(host: LabHost, keys: dict[str, list[paramiko.PKey]], pkey: param
 
 
 def run_floor(hosts: Sequence[LabHost], known: Path, client_key: Path, jobs: int) -> Run:
-    before = sum(h.sessions() for h in hosts)
+    before, servers = sum(h.sessions() for h in hosts), servers_cpu(hosts)
     cpu = _cpu_seconds()
     started = time.perf_counter()
     keys = _load_keys(known)
@@ -284,7 +308,8 @@ def run_floor(hosts: Sequence[LabHost], known: Path, client_key: Path, jobs: int
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     if any(statuses):
         raise SystemExit(f"floor: `true` failed on {sum(map(bool, statuses))} host(s)")
-    return Run(seconds, None, commands_per_host(hosts, before), cpu)
+    commands = commands_per_host(hosts, before)
+    return Run(seconds, None, commands, cpu, servers_cpu(hosts) - servers)
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -425,6 +450,7 @@ def print_size(size: Size, previous: Size | None) -> None:
             f"{size.n:>5} {j:>4}  {_cell_text(audit)}  {_cell_text(observe)}  {_cell_text(floor)}"
             f"  {audit.median / floor.median:5.2f}x {observe.median / floor.median:5.2f}x"
             f"  {added:>18}  {audit.cpu:5.2f} {observe.cpu:5.2f} {floor.cpu:5.2f}"
+            f"  {audit.servers:5.2f} {observe.servers:5.2f} {floor.servers:5.2f}"
             f"  {audit.rss:6.1f}  {audit.commands} / {floor.commands}",
             flush=True,
         )
@@ -442,10 +468,11 @@ def print_size(size: Size, previous: Size | None) -> None:
 
 HEADER = (
     f"{'':>10}  {'smtpcheck audit':>20}  {'observe (library)':>20}  {'floor':>20}  "
-    f"{'/floor':>13}  {'ms per added host':>18}  {'client CPU s':>17}  {'RSS':>6}  cmds/host\n"
+    f"{'/floor':>13}  {'ms per added host':>18}  {'client CPU s':>17}  {'servers CPU s':>17}"
+    f"  {'RSS':>6}  cmds/host\n"
     f"{'hosts':>5} {'jobs':>4}  {'s, median (min-max)':>20}  {'s, median (min-max)':>20}  "
     f"{'s, median (min-max)':>20}  {'audit':>6} {'obs.':>6}  {'audit / obs. / fl.':>18}  "
-    f"{'audit  obs. floor':>17}  {'MiB':>6}  audit / floor"
+    f"{'audit  obs. floor':>17}  {'audit  obs. floor':>17}  {'MiB':>6}  audit / floor"
 )
 
 
@@ -472,6 +499,13 @@ def print_targets(sizes: dict[int, Size], startup: dict[str, tuple[float, ...]])
 
     for n in (100, 300):
         verdict(f"audit / floor at {n} hosts", ratio(n), 1.5, "x")
+    for n in (100, 300):  # the lab's servers share the client's CPUs: where its time goes
+        if n in sizes:
+            a, f = sizes[n].audit[j], sizes[n].floor[j]
+            cpu = (a.cpu + a.servers) / (f.cpu + f.servers)
+            print(f"  {f'CPU, client + servers: audit / floor at {n}':<44} {cpu:>9.3g}x   "
+                  f"(client {a.cpu:.2f} / {f.cpu:.2f} s, servers {a.servers:.2f} / "
+                  f"{f.servers:.2f} s; no target)")  # fmt: skip
     at30, at300 = per_added(30, 10), per_added(300, 100)
     if at30 and at300 is not None:
         note = f"({at30 * 1000:.1f} -> {at300 * 1000:.1f} ms/host)"
@@ -514,9 +548,9 @@ def compile_bytecode() -> str:
     trees = [Path(smtpcheck.__file__).parent, checks_dir()]
     subprocess.run([str(PYTHON), "-m", "compileall", "-q", *map(str, trees)], check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
-    unset = os.environ.get("PYTHONDONTWRITEBYTECODE")
-    unset = " (PYTHONDONTWRITEBYTECODE is set here)" if unset else ""
-    return f"byte-code compiled first, as an installed copy has it{unset}"
+    no_pyc = os.environ.get("PYTHONDONTWRITEBYTECODE")
+    note = " (PYTHONDONTWRITEBYTECODE is set here)" if no_pyc else ""
+    return f"byte-code compiled first, as an installed copy has it{note}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
