@@ -15,16 +15,20 @@
 LC_ALL=C; export LC_ALL
 cap=$1; php_b64=$2; server_user=$3; shift 3
 echo "smtpcheck-facts 1"
+record() {  # KEY VALUE CHARS: "KEY-text VALUE" when VALUE is made only of CHARS (a builtin: no
+  # process), else "KEY <VALUE in base64>": no byte of a value can break the line framing
+  case "$2" in
+    ""|*[!$3]*) printf '%s ' "$1"; printf '%s' "$2" | base64 -w0; echo ;;
+    *) echo "$1-text $2" ;;
+  esac
+}
 host=""; read -r host 2>/dev/null </proc/sys/kernel/hostname
 case "$host" in
   ""|*[!A-Za-z0-9._-]*) printf 'hostname '; uname -n | base64 -w0; echo ;;
   *) echo "hostname-text $host" ;;
 esac
 ident=$(id 2>/dev/null)  # uid=N(name) gid=...: the user and uid in one process
-case "$ident" in
-  *[!A-Za-z0-9._=\(\),\ -]*) printf 'id '; printf '%s' "$ident" | base64 -w0; echo ;;
-  *) echo "id-text $ident" ;;
-esac
+record id "$ident" 'A-Za-z0-9._=(), -'
 homes=""
 add_home() {
   # Only names a user name can have: no blanks or glob characters reach the "for h" below.
@@ -42,25 +46,17 @@ for d in /home/X*X; do
   case "$name" in *[!A-Za-z0-9]*) continue ;; esac
   [ "${#name}" -eq 20 ] && add_home "$name"
 done
-stat_line() {  # $st as text when no byte in it can break the line (a builtin: no process)
-  case "$st" in
-    *[!A-Za-z0-9._\|\ -]*) printf '%s ' "$1"; printf '%s' "$st" | base64 -w0; echo ;;
-    *) echo "$1-text $st" ;;
-  esac
-}
+STAT_CHARS='A-Za-z0-9._| -'  # what a stat line of plain names holds
 probe() {
   p=$1; run_php=$2
-  case "$p" in
-    ""|*[!A-Za-z0-9._/~:@+-]*) printf 'path '; printf '%s' "$p" | base64 -w0; echo ;;
-    *) echo "path-text $p" ;;
-  esac
+  record path "$p" 'A-Za-z0-9._/~:@+-'
   if [ -L "$p" ] || [ -e "$p" ]; then
-    st=$(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null); stat_line lstat
+    record lstat "$(stat -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null)" "$STAT_CHARS"
     if [ -L "$p" ]; then
       printf 'link '; readlink -- "$p" | base64 -w0; echo
       printf 'resolved '; readlink -f -- "$p" | base64 -w0; echo
       if [ -e "$p" ]; then
-        st=$(stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null); stat_line stat
+        record stat "$(stat -L -c '%F|%a|%u|%g|%U|%G|%s' -- "$p" 2>/dev/null)" "$STAT_CHARS"
       fi
     fi
     if [ -f "$p" ] && [ -r "$p" ]; then

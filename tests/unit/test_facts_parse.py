@@ -354,6 +354,7 @@ def test_hostname_is_text_only_when_plain(tree: Path, hostname: bytes, record: s
                      ("we ird", 1001), id="base64"),
         pytest.param(b"id-text uid=4242 gid=4242 groups=4242", ("", 4242), id="no-name"),
         pytest.param(b"id-text ", ("", -1), id="id-failed"),
+        pytest.param(b"id ", ("", -1), id="id-failed-base64"),  # how facts.sh prints it now
         pytest.param(b"user cm9vdA==\nuid 0", ("root", 0), id="separate-records"),
     ],
 )  # fmt: skip
@@ -417,6 +418,8 @@ def test_hand_built_output_parses() -> None:
                      "fact output: php-exit is not a number", id="php-exit-not-number"),
         pytest.param(GOOD.replace(b"missing", b"lstat cmVndWxhciBmaWxl"),
                      "fact output: stat line has 1 fields, expected 7", id="stat-short"),
+        pytest.param(GOOD.replace(b"missing", b"lstat "),  # what facts.sh prints if stat fails
+                     "fact output: stat line has 1 fields, expected 7", id="stat-failed"),
         pytest.param(GOOD.replace(b"missing", b"lstat " + base64.b64encode(
                          b"regular file|6x4|0|0|root|root|1")),
                      "fact output: stat values are not numbers", id="stat-mode-not-octal"),
