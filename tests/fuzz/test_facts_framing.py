@@ -252,3 +252,37 @@ def test_mutated_real_output_is_facts_or_a_parse_error(
     real_output: bytes, data: st.DataObject
 ) -> None:
     _parsed_or_refused(data.draw(mutated(real_output)))
+
+
+PLAIN_PATH = re.compile(r"[A-Za-z0-9._/~:@+-]+")  # what facts.sh prints as "path-text"
+
+
+@given(
+    name=st.text(
+        st.characters(exclude_categories=["Cs"], exclude_characters="\x00/"),
+        min_size=1,
+        max_size=30,
+    ).filter(lambda name: name not in (".", ".."))
+)
+def test_any_file_name_comes_back_exactly_from_the_real_facts_sh(name: str) -> None:
+    """Whatever a host's file is called (glob and shell characters, line breaks, any script),
+    facts.sh frames it so that the parser reads back that name, its link's target and its
+    content; it is printed as text only when every character is plain."""
+    with tempfile.TemporaryDirectory(prefix="smtpcheck-fuzz-name-") as tree:
+        (Path(tree) / "files").mkdir()
+        file, link = Path(tree) / "files" / name, Path(tree) / "link"
+        file.write_bytes(b"x")
+        link.symlink_to(file)
+        path = str(file)
+        argv = build_fact_argv([path, str(link)], max_bytes=10)
+        stdout = subprocess.run(argv, capture_output=True, check=True, timeout=30).stdout
+
+    facts = parse_fact_output(stdout)
+
+    assert list(facts.files) == [path, str(link)]
+    assert facts.files[path].content == b"x"
+    lstat = facts.files[path].lstat
+    assert lstat is not None and lstat.is_regular
+    assert facts.files[str(link)].link == path
+    record = next(line for line in stdout.splitlines() if line.startswith(b"path"))
+    assert record.startswith(b"path-text ") == bool(PLAIN_PATH.fullmatch(path))
