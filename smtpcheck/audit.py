@@ -101,6 +101,7 @@ class Audit:
         self._lock = threading.RLock()  # re-entered: domain targets need the hosts' facts
         self._observations: dict[str, HostObservation] | None = None
         self._pending: dict[str, Future[HostObservation]] | None = None  # being observed
+        self._pool: ThreadPoolExecutor | None = None  # observing them
         self._evidence: dict[str, HostEvidence] = {}
         self.dns = build_dns_client(config)  # a bad zone file is a ConfigError here
         self._domains: tuple[DomainTarget, ...] | None = None
@@ -128,6 +129,16 @@ class Audit:
             pool = ThreadPoolExecutor(workers, thread_name_prefix="smtpcheck-host")
             self._pending = {t.name: pool.submit(self._observe, t) for t in targets}
             pool.shutdown(wait=False)  # the queued hosts are still observed; then it ends
+            self._pool = pool
+
+    def stop_observing(self) -> None:
+        """The session has ended (its checks are done, or it was interrupted or stopped early):
+        hosts still queued are not connected to any more, and the process does not wait for
+        them to exit; a host being observed finishes (its timeouts bound it)."""
+        with self._lock:
+            pool = self._pool
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def observe_hosts(self) -> Mapping[str, HostObservation]:
         """Every host observed once, ``--jobs`` at a time; later calls return the same facts."""

@@ -448,6 +448,8 @@ class FindingCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         audit = self.config.stash.get(AUDIT, None)
+        if audit is not None:  # an interrupted audit ends now, not once every host is observed
+            audit.stop_observing()
         if audit is None or hasattr(self.config, "workerinput"):
             return
         if not audit.findings:

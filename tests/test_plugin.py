@@ -11,8 +11,10 @@ import json
 import logging
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -20,6 +22,7 @@ from smtpcheck.audit import Audit, DomainTarget
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.credentials.controls import HOST_CONTROLS
 from smtpcheck.credentials.evaluate import HostEvidence
+from smtpcheck.errors import HostUnreachable
 from smtpcheck.findings import ExitStatus, Finding
 from smtpcheck.remote.facts import HostObservation
 from smtpcheck.runner import checks_dir, run_audit
@@ -378,3 +381,37 @@ def test_the_cli_audit_observes_the_hosts_while_pytest_starts(
     assert seen == [True]
     assert status == ExitStatus.FINDINGS  # and the audit ran to its end: this machine's
     assert (tmp_path / "reports" / "report.json").is_file()  # /var/www has no credential file
+
+
+def test_an_interrupted_audit_connects_to_no_host_still_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during an audit ends it then: the hosts still waiting for a worker are dropped,
+    not each connected to before the process can exit (at --jobs 8 and 1,000 hosts, minutes)."""
+    interrupted = threading.Event()
+    connects: list[str | None] = []
+
+    def slow_unreachable(target: HostTarget, options: object) -> NoReturn:
+        connects.append(target.host)
+        interrupted.wait(10)
+        time.sleep(0.2)  # the session's end, meanwhile, drops the queue
+        raise HostUnreachable(f"{target.name}: no route to host")
+
+    def interrupt(self: Audit, target: HostTarget) -> HostEvidence:
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Audit, "host_evidence", interrupt)
+    names = [f"web{n}" for n in range(10)]
+    options = AuditOptions(hosts=",".join(names), app="wordpress", layers="host", jobs=1,
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    audit = Audit(load_audit_config(options, environ={}), environ={}, connect=slow_unreachable)
+
+    status = run_audit(audit, -1)
+    for thread in threading.enumerate():
+        if thread.name.startswith("smtpcheck-host"):
+            thread.join(10)
+
+    assert status != ExitStatus.OK
+    assert 1 <= len(connects) < len(names)
+    assert connects == names[: len(connects)]  # in target order, the rest never tried
