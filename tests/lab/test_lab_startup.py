@@ -78,13 +78,29 @@ def test_nsd_whose_port_another_process_listens_on_fails_with_its_log(tmp_path: 
             nsd.stop()
 
 
+@contextlib.contextmanager
+def _udp_only_taken() -> Iterator[int]:
+    """A port this test holds for UDP whose TCP side is free now (another process of a busy
+    machine may hold the TCP side of the first one the kernel offers)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            yield port
+            return
+    raise AssertionError("no port with a free TCP side in 50 tries")
+
+
 def test_nsd_gets_a_port_free_for_udp_as_well(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """NSD binds its port for UDP and TCP: a port whose TCP side is free is not enough."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        taken = udp.getsockname()[1]  # TCP free (nothing binds TCP there), UDP taken
+    with _udp_only_taken() as taken:  # TCP free, UDP taken
         offers = [taken]
 
         class KernelOffersTakenFirst(socket.socket):
