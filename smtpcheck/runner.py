@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -179,6 +180,10 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bo
         if audit.host_targets:  # every host's checks run: its SSH work overlaps pytest's start
             audit.start_observing()
         code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
+    if audit.nothing_evaluated and code == pytest.ExitCode.INTERRUPTED:
+        print("smtpcheck: interrupted before any control was evaluated; no report written",
+              file=sys.stderr)  # fmt: skip
+        return 128 + signal.SIGINT  # what a shell reports for Ctrl-C, as cli.main does
     if audit.nothing_evaluated:
         print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)
         return ExitStatus.USAGE
@@ -192,9 +197,13 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bo
             print(line)
     github_annotations(audit)
     if code not in _COMPLETED:
+        why = (
+            "interrupted"
+            if code == pytest.ExitCode.INTERRUPTED
+            else f"the checks could not all run (pytest exit status {int(code)})"
+        )
         print(
-            f"smtpcheck: error: the checks could not all run (pytest exit status {int(code)}); "
-            "the reports hold only the findings made before that",
+            f"smtpcheck: error: {why}; the reports hold only the findings made before that",
             file=sys.stderr,
         )
         return max(int(audit.result.exit_status), ExitStatus.FINDINGS)
