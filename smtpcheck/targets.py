@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -264,8 +265,8 @@ def parse_inventory(text: str, source: str) -> list[HostTarget]:
     ]
     if not targets:
         raise InventoryError(f"{source}: no [[hosts]] entries")
-    names = [target.name for target in targets]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    counts = Counter(target.name for target in targets)  # not list.count: N^2 for N hosts
+    duplicates = sorted(name for name, count in counts.items() if count > 1)
     if duplicates:
         raise InventoryError(f"{source}: duplicate host name(s) {', '.join(duplicates)}")
     return targets
