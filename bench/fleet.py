@@ -401,6 +401,25 @@ def measure_startup(nsd: NsdServer, workdir: Path) -> dict[str, tuple[float, ...
     }
 
 
+INVENTORY_SIZES = (300, 3000)
+
+
+def measure_inventory(client_key: Path, known: Path, workdir: Path) -> dict[int, float]:
+    """Seconds to load an inventory of N hosts (``load_audit_config``, median of 3; no lab
+    needed): its cost per host must not grow with N (a duplicate-name check once went N^2)."""
+    loads = {}
+    for n in INVENTORY_SIZES:
+        inventory = workdir / f"synthetic-{n}.toml"
+        entries = [f'[defaults]\nidentity_file = "{client_key}"\nsudo = true\napp = "wordpress"']
+        url = f"paramiko://{LAB_USER}@127.0.0.1"
+        entries += [f'[[hosts]]\nname = "web-{i:05d}"\nurl = "{url}:{20000 + i}"' for i in range(n)]
+        inventory.write_text("\n\n".join(entries) + "\n")
+        options = AuditOptions(inventory=inventory, known_hosts=known, layers="host")
+        loads[n] = partial(load_audit_config, options, CREDS.environment())
+    loads[INVENTORY_SIZES[0]]()  # warm-up: the first load imports what loading needs
+    return {n: _median_seconds(load) for n, load in loads.items()}
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -578,6 +597,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("start-up (best / median of 5, s):")
             for name, (best, median) in startup.items():
                 print(f"  {name:<32} {best:.3f} / {median:.3f}")
+            loads = measure_inventory(lab.client_key, inputs[args.sizes[0]][1], workdir)
+            shown = ", ".join(f"{n:,} hosts {t:.3f} s ({t / n * 1e6:.0f} us/host)"
+                              for n, t in loads.items())  # fmt: skip
+            few, many = INVENTORY_SIZES
+            growth = (loads[many] / many) / (loads[few] / few)
+            print(f"inventory load (median of 3): {shown}; per host at {many:,} / at {few}: "
+                  f"{growth:.2f}x")  # fmt: skip
             time.sleep(max(0.0, _RACY_SECONDS - (time.monotonic() - written)))
             run_floor(fleet[:4], inputs[args.sizes[0]][1], lab.client_key, 4)  # warm-up
             if args.repeats > 0:  # --repeats 0 --profile: only the profile
