@@ -459,7 +459,10 @@ class FindingCollector:
             if exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
             return
-        complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        # -x, --maxfail or --stepwise end a session early with TESTS_FAILED: the controls after
+        # it never ran, and a run that stopped cannot vouch for the hosts it did not reach
+        stopped = bool(session.shouldfail or session.shouldstop)
+        complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not stopped
         result = audit.finish(complete=complete)
         publish(result, audit.config, audit.environ)
         if complete and result.exit_status is ExitStatus.OK:

@@ -110,20 +110,33 @@ def _start_line(audit: Audit) -> str:
     return f"smtpcheck {__version__}: auditing {hosts}; layers {layers}{relay}"
 
 
+# The audit's pytest session is smtpcheck's own: it loads smtpcheck's plugin and pytest's, not
+# every plugin installed beside it (trio, hypothesis, xdist…: a tenth of a second, and none is
+# used), and takes no options from a CI job's environment meant for that job's own tests (a
+# PYTEST_ADDOPTS=-x would stop the audit at its first fail, PYTEST_PLUGINS load anything).
+_SESSION_ENVIRONMENT = {
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    "PYTEST_ADDOPTS": None,
+    "PYTEST_PLUGINS": None,
+}
+
+
 @contextlib.contextmanager
-def _own_plugins_only() -> Iterator[None]:
-    """The audit's pytest session loads smtpcheck's plugin and pytest's own, not every plugin
-    installed beside it (trio, hypothesis, xdist…: a tenth of a second, and none is used)."""
-    name = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
-    before = os.environ.get(name)
-    os.environ[name] = "1"
+def _own_session() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in _SESSION_ENVIRONMENT}
     try:
+        for name, value in _SESSION_ENVIRONMENT.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
-        if before is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -176,10 +189,13 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bo
     if verbosity >= 0:
         print(terminal_safe(_start_line(audit)), flush=True)
         audit.progress = _Progress(bar=tty)
-    with _own_plugins_only(), _quiet(verbosity):
+    with _own_session(), _quiet(verbosity):
         if audit.host_targets:  # every host's checks run: its SSH work overlaps pytest's start
             audit.start_observing()
-        code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
+        try:
+            code = pytest.main(pytest_args(verbosity), plugins=[CliAudit(audit)])
+        finally:  # the session's end already did, unless pytest stopped before it began
+            audit.stop_observing()
     if audit.nothing_evaluated and code == pytest.ExitCode.INTERRUPTED:
         print("smtpcheck: interrupted before any control was evaluated; no report written",
               file=sys.stderr)  # fmt: skip

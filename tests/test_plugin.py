@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -80,6 +81,41 @@ def test_controls_are_selected_by_id(
     findings = _report(pytester)["findings"]
     assert isinstance(findings, list)
     assert sorted(f["control_id"] for f in findings) == controls
+
+
+def test_a_session_stopped_early_is_never_complete(pytester: pytest.Pytester) -> None:
+    """-x (or --maxfail) ends the session at the first fail with pytest's TESTS_FAILED: the
+    controls after it never ran, so the run is incomplete and gates whatever --fail-on says
+    (it was reported complete, and exited 0 under --fail-on critical: a false pass)."""
+    result = _run_checks(pytester, "-x", "--fail-on", "critical")
+
+    report = _report(pytester)
+    findings = report["findings"]
+    assert isinstance(findings, list)
+    assert [f["control_id"] for f in findings] == ["CRED-01"]  # a high fail, and then
+    assert report["complete"] is False  # the session stopped
+    assert report["exit_status"] == 1
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_the_cli_audit_takes_no_pytest_options_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI job's PYTEST_ADDOPTS (or PYTEST_PLUGINS) is meant for its own tests: ``smtpcheck
+    audit`` runs every control whatever it says, and leaves it as it was."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-x --collect-only")
+    monkeypatch.setenv("PYTEST_PLUGINS", "no_such_plugin_module")
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host",
+                           report_dir=tmp_path / "reports")  # fmt: skip
+
+    status = run_audit(Audit(load_audit_config(options, environ={}), environ={}))
+
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert len(report["findings"]) == len(HOST_CONTROLS)  # not stopped after CRED-01's fail
+    assert report["complete"] is True
+    assert status == ExitStatus.FINDINGS
+    assert os.environ["PYTEST_ADDOPTS"] == "-x --collect-only"
+    assert os.environ["PYTEST_PLUGINS"] == "no_such_plugin_module"
 
 
 def test_a_run_that_evaluates_nothing_writes_no_report_and_is_not_green(
@@ -416,3 +452,33 @@ def test_an_interrupted_audit_connects_to_no_host_still_queued(
     assert 1 <= len(connects) < len(names)
     assert connects == names[: len(connects)]  # in target order, the rest never tried
     assert "interrupted before any control was evaluated" in capsys.readouterr().err
+
+
+def test_an_audit_whose_pytest_stops_before_its_session_drops_the_queued_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hosts are observed from before pytest starts: a Ctrl-C during pytest's own start-up (no
+    session, so no session end) must not leave the queue to be connected to before exit."""
+    connects: list[str | None] = []
+
+    def slow_unreachable(target: HostTarget, options: object) -> NoReturn:
+        connects.append(target.host)
+        time.sleep(0.2)
+        raise HostUnreachable(f"{target.name}: no route to host")
+
+    def interrupted_at_start(args: list[str], plugins: list[object]) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pytest, "main", interrupted_at_start)
+    names = [f"web{n}" for n in range(10)]
+    options = AuditOptions(hosts=",".join(names), app="wordpress", layers="host", jobs=1,
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    audit = Audit(load_audit_config(options, environ={}), environ={}, connect=slow_unreachable)
+
+    with pytest.raises(KeyboardInterrupt):  # cli.main turns it into exit status 130
+        run_audit(audit, -1)
+    for thread in threading.enumerate():
+        if thread.name.startswith("smtpcheck-host"):
+            thread.join(10)
+
+    assert len(connects) < len(names)
