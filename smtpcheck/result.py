@@ -123,6 +123,21 @@ class AuditResult:
             return "Compliant within a narrowed scope"
         return "Compliant"
 
+    @property
+    def gate(self) -> str:
+        """What decides the exit status, in words (every report says it the same way)."""
+        if self.fail_on is None:
+            gate = "every fail and error"
+        elif self.fail_on == "warn":
+            gate = "every fail, warn and error"
+        else:
+            gate = f"--fail-on {self.fail_on}: fails of that severity or above, and every error"
+        if self.fail_on_new and self.diff is not None:
+            gate += ", if new since the baseline (an error always gates)"
+        if any(applied.active for applied in self.waived.values()):
+            gate += "; a finding under an active waiver does not gate"
+        return gate
+
     def targets(self, layer: Layer) -> list[str]:
         """The targets of ``layer`` in report order."""
         seen: dict[str, None] = {}

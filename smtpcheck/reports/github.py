@@ -72,10 +72,7 @@ def _heading(result: AuditResult) -> list[str]:
     lines = [f"## smtpcheck: {result.verdict} (exit status {int(result.exit_status)})", ""]
     if not result.complete:
         lines += ["**The run ended before every check ran.**", ""]
-    gate = f"--fail-on {result.fail_on}" if result.fail_on else "any fail or error"
-    if result.fail_on_new and result.diff is not None:
-        gate += ", only findings new since the baseline (errors always)"
-    lines += [f"Gate: {markdown_text(gate)}", ""]
+    lines += [f"Gate: {markdown_text(result.gate)}", ""]
     if result.scope is not None:
         lines += ["**Scope**", ""] + [f"- {markdown_text(line)}" for line in result.scope.lines()]
     else:

@@ -142,17 +142,7 @@ def _verdict(result: AuditResult) -> Verdict:
         tone = "bad"
     else:
         tone = "ok" if result.scope is not None and result.scope.whole else "partial"
-    if result.fail_on is None:
-        gate = "every fail and error"
-    elif result.fail_on == "warn":
-        gate = "every fail, warn and error"
-    else:
-        gate = f"--fail-on {result.fail_on}: fails of that severity or above, and every error"
-    if result.fail_on_new and result.diff is not None:
-        gate += ", if new since the baseline (an error always gates)"
-    if waived:
-        gate += "; a finding under an active waiver does not gate"
-    return Verdict(result.verdict, tone, detail, gate)
+    return Verdict(result.verdict, tone, detail, result.gate)
 
 
 # The matrices -----------------------------------------------------------------------------------

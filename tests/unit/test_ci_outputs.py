@@ -34,6 +34,7 @@ from smtpcheck.reports.github import (
     render_annotations,
     render_step_summary,
 )
+from smtpcheck.reports.html_report import render_html
 from smtpcheck.reports.sarif_report import render_sarif
 from smtpcheck.result import AuditResult
 from smtpcheck.scope import DomainScope, HostScope, RelayScope, Scope
@@ -502,6 +503,20 @@ def test_step_summary_caps_long_cells() -> None:
     assert len(row) == 6
     assert len(row[3]) <= 101 and row[3].endswith("…")
     assert row[4].count("\\|") == 299 and row[4].endswith("…")
+
+
+def test_step_summary_says_what_gates_as_report_html_does() -> None:
+    """The gate line names every exception to "a fail exits 1": here an active waiver (it used
+    to say only "any fail or error", beside a waived fail that did not gate)."""
+    markdown = render_step_summary(RESULT)
+
+    assert "Gate: every fail and error; a finding under an active waiver does not gate\n" in (
+        markdown
+    )
+    assert RESULT.gate in render_html(RESULT)
+    warn = AuditResult.of([FINDINGS[0]], STARTED, FINISHED, "0.1.0-test", fail_on="warn",
+                          scope=SCOPE, today=TODAY)  # fmt: skip
+    assert "Gate: every fail, warn and error\n" in render_step_summary(warn)
 
 
 def test_step_summary_of_a_clean_run() -> None:
