@@ -425,28 +425,16 @@ def test_an_interrupted_audit_connects_to_no_host_still_queued(
     """Ctrl-C during an audit ends it then: the hosts still waiting for a worker are dropped,
     not each connected to before the process can exit (at --jobs 8 and 1,000 hosts, minutes)."""
     interrupted = threading.Event()
-    connects: list[str | None] = []
-
-    def slow_unreachable(target: HostTarget, options: object) -> NoReturn:
-        connects.append(target.host)
-        interrupted.wait(10)
-        time.sleep(0.2)  # the session's end, meanwhile, drops the queue
-        raise HostUnreachable(f"{target.name}: no route to host")
 
     def interrupt(self: Audit, target: HostTarget) -> HostEvidence:
         interrupted.set()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Audit, "host_evidence", interrupt)
-    names = [f"web{n}" for n in range(10)]
-    options = AuditOptions(hosts=",".join(names), app="wordpress", layers="host", jobs=1,
-                           report_dir=tmp_path / "reports")  # fmt: skip
-    audit = Audit(load_audit_config(options, environ={}), environ={}, connect=slow_unreachable)
+    audit, names, connects = _slow_unreachable_hosts(tmp_path, after=interrupted)
 
     status = run_audit(audit, -1)
-    for thread in threading.enumerate():
-        if thread.name.startswith("smtpcheck-host"):
-            thread.join(10)
+    _join_host_threads()
 
     assert status == 130  # interrupted before any finding: no report, and not a usage error
     assert 1 <= len(connects) < len(names)
@@ -459,26 +447,42 @@ def test_an_audit_whose_pytest_stops_before_its_session_drops_the_queued_hosts(
 ) -> None:
     """Hosts are observed from before pytest starts: a Ctrl-C during pytest's own start-up (no
     session, so no session end) must not leave the queue to be connected to before exit."""
-    connects: list[str | None] = []
-
-    def slow_unreachable(target: HostTarget, options: object) -> NoReturn:
-        connects.append(target.host)
-        time.sleep(0.2)
-        raise HostUnreachable(f"{target.name}: no route to host")
 
     def interrupted_at_start(args: list[str], plugins: list[object]) -> int:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pytest, "main", interrupted_at_start)
-    names = [f"web{n}" for n in range(10)]
-    options = AuditOptions(hosts=",".join(names), app="wordpress", layers="host", jobs=1,
-                           report_dir=tmp_path / "reports")  # fmt: skip
-    audit = Audit(load_audit_config(options, environ={}), environ={}, connect=slow_unreachable)
+    audit, names, connects = _slow_unreachable_hosts(tmp_path)
 
     with pytest.raises(KeyboardInterrupt):  # cli.main turns it into exit status 130
         run_audit(audit, -1)
+    _join_host_threads()
+
+    assert len(connects) < len(names)
+
+
+def _slow_unreachable_hosts(
+    tmp_path: Path, after: threading.Event | None = None
+) -> tuple[Audit, list[str], list[str | None]]:
+    """An audit of 10 hosts at --jobs 1, each unreachable 0.2 s after its connect begins (or
+    after ``after`` is set); and the hosts connected to, in order, as they are."""
+    names = [f"web{n}" for n in range(10)]
+    connects: list[str | None] = []
+
+    def slow_unreachable(target: HostTarget, options: object) -> NoReturn:
+        connects.append(target.host)
+        if after is not None:
+            after.wait(10)
+        time.sleep(0.2)  # the session's end, meanwhile, drops the queue
+        raise HostUnreachable(f"{target.name}: no route to host")
+
+    options = AuditOptions(hosts=",".join(names), app="wordpress", layers="host", jobs=1,
+                           report_dir=tmp_path / "reports")  # fmt: skip
+    audit = Audit(load_audit_config(options, environ={}), environ={}, connect=slow_unreachable)
+    return audit, names, connects
+
+
+def _join_host_threads() -> None:
     for thread in threading.enumerate():
         if thread.name.startswith("smtpcheck-host"):
             thread.join(10)
-
-    assert len(connects) < len(names)
