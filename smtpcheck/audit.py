@@ -6,6 +6,7 @@ per host however many controls read it; the controls in ``checks/`` only evaluat
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -279,6 +280,23 @@ class Audit:
         if deployed is not None and deployed.username and deployed.password and loadable:
             paths.append((target.name, deployed))
         return paths + system_mail_deployments(evidence)
+
+    def planned_targets(self) -> dict[Layer, tuple[str, ...] | None]:
+        """Each layer run's target names, as far as this session derived them: None for a
+        layer whose targets it never derived (none of that layer's checks was collected)."""
+        planned: dict[Layer, tuple[str, ...] | None] = {}
+        if Layer.HOST in self.config.layers:
+            planned[Layer.HOST] = tuple(target.name for target in self.config.targets)
+        if Layer.DNS in self.config.layers:
+            domains = self._domains
+            if domains is None and self.collects_elsewhere:  # the xdist workers derived them
+                with contextlib.suppress(Exception):  # its error finding is already recorded
+                    domains = self.domain_targets()
+            planned[Layer.DNS] = None if domains is None else tuple(d.name for d in domains)
+        if Layer.RELAY in self.config.layers:
+            relays = self._relays
+            planned[Layer.RELAY] = None if relays is None else tuple(r.name for r in relays)
+        return planned
 
     def relay_evidence(self, target: RelayTarget) -> RelayEvidence:
         """The session (and delivery) of ``target``; every target runs together on first use."""

@@ -19,7 +19,7 @@ import pytest
 
 from smtpcheck import waivers
 from smtpcheck.audit import Audit, DomainTarget
-from smtpcheck.catalogue import Layer, get_control
+from smtpcheck.catalogue import CONTROLS, Layer, get_control
 from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.config import AuditOptions, load_audit_config
 from smtpcheck.console import render_summary
@@ -248,14 +248,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("control") is not None:
             item.extra_keyword_matches.add(_control_id(item))
-    selection = [
-        f"{flag} {value}"
-        for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr))
-        if value
-    ]
     audit = config.stash.get(AUDIT, None)
-    if audit is not None and selection:
-        audit.selection = " ".join(selection)
+    if audit is not None:
+        audit.selection = _selection(config)
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -266,6 +261,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if audit is not None:
         _host_major(audit, items)
         audit.expect(_target_of(item) for item in items if item.get_closest_marker("control"))
+
+
+def _selection(config: pytest.Config) -> str | None:
+    """pytest's -k / -m expressions, when they picked the controls."""
+    given = [
+        f"{flag} {value}"
+        for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr))
+        if value
+    ]
+    return " ".join(given) or None
+
+
+def _not_evaluated(audit: Audit) -> int:
+    """How many (control, target) pairs of the layers run got no finding: deselected
+    (``--deselect``, ``--lf``), never collected (a node id, ``--ignore``, an ``-o`` override),
+    or never reached. A layer whose targets were never derived had none of its checks
+    collected: each of its controls counts once."""
+    found = {finding.key for finding in audit.findings}
+    missing = 0
+    for layer, targets in audit.planned_targets().items():
+        controls = [control.id for control in CONTROLS.values() if control.layer is layer]
+        names = ("(not collected)",) if targets is None else targets
+        missing += sum((control, name) not in found for control in controls for name in names)
+    return missing
 
 
 def _host_major(audit: Audit, items: list[pytest.Item]) -> None:
@@ -430,10 +449,35 @@ class FindingCollector:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        # What the session was to run and what reported: a run is complete only when every
+        # scheduled check reported, and every failure left a finding (a crashed xdist worker's
+        # item fails with no finding; a collection error is no check's failure).
+        self.scheduled: set[str] = set()  # node ids
+        self.reported: set[str] = set()
+        self.unexplained = 0  # failed reports (and collection errors) that left no finding
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        marked = (item for item in session.items if item.get_closest_marker("control"))
+        self.scheduled.update(item.nodeid for item in marked)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        self.scheduled.update(ids)  # the controller collects nothing: its workers' items
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.unexplained += 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         properties: dict[str, Any] = dict(report.user_properties)
-        if PENDING not in properties or report.when == "teardown":
+        if report.when == "teardown":
+            return
+        if report.when != "setup" or not report.passed:  # a result, not only a set-up
+            self.reported.add(report.nodeid)
+        if PENDING not in properties:
+            if report.failed:
+                self.unexplained += 1
             return
         audit = get_audit(self.config)
         key = (properties[PENDING]["control_id"], properties[PENDING]["target"])
@@ -459,14 +503,21 @@ class FindingCollector:
             if exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
             return
-        # -x, --maxfail or --stepwise end a session early with TESTS_FAILED: the controls after
-        # it never ran, and a run that stopped cannot vouch for the hosts it did not reach
-        stopped = bool(session.shouldfail or session.shouldstop)
-        complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not stopped
+        # -x, --maxfail, --setup-only or a crashed worker leave checks that never reported;
+        # a run that did not see them cannot vouch for what they check
+        unreported = len(self.scheduled - self.reported)
+        finished = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        complete = finished and not unreported and not self.unexplained
+        if audit.selection is None:  # the xdist controller collected nothing itself
+            audit.selection = _selection(self.config)
+        if audit.selection is None and (missing := _not_evaluated(audit)):
+            audit.selection = f"pytest: {missing} check(s) of the audit not run or not collected"
         result = audit.finish(complete=complete)
         publish(result, audit.config, audit.environ)
         if complete and result.exit_status is ExitStatus.OK:
             session.exitstatus = pytest.ExitCode.OK  # --fail-on: the fails left do not gate
+        elif result.exit_status is not ExitStatus.OK and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # e.g. --setup-only: nothing failed
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         audit = self.config.stash.get(AUDIT, None)

@@ -32,9 +32,11 @@ from smtpcheck.targets import HostTarget
 CHECKS = checks_dir()
 
 
-def _run_checks(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
+def _run_checks(
+    pytester: pytest.Pytester, *extra: str, where: str = str(CHECKS)
+) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS),
+        where, "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS),
         "--hosts", "local://", "--app", "wordpress", "--layers", "host",
         "--report-dir", str(pytester.path / "reports"), *extra,
     )  # fmt: skip
@@ -96,6 +98,79 @@ def test_a_session_stopped_early_is_never_complete(pytester: pytest.Pytester) ->
     assert report["complete"] is False  # the session stopped
     assert report["exit_status"] == 1
     assert result.ret != pytest.ExitCode.OK
+
+
+CRED_01 = "test_credentials.py::test_credential_file_present[local://]"
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        pytest.param(["--deselect", CRED_01], str(CHECKS), id="deselect-the-fail"),
+        pytest.param([], f"{CHECKS}/test_credentials.py::test_credentials_match_build_settings",
+                     id="one-node-id"),
+        pytest.param(["-o", "python_functions=test_credentials_match*"], str(CHECKS),
+                     id="ini-override"),
+    ],
+)  # fmt: skip
+def test_checks_left_out_other_than_by_k_narrow_the_scope(
+    pytester: pytest.Pytester, extra: list[str], where: str
+) -> None:
+    """Leaving CRED-01's fail out by --deselect, a node id or an ini override used to give a
+    "Compliant" report of the whole audit; like -k, it is now a narrowed scope."""
+    _run_checks(pytester, *extra, where=where)
+
+    report = _report(pytester)
+    scope = report["scope"]
+    assert isinstance(scope, dict)
+    assert scope["whole_audit"] is False
+    assert "not run or not collected" in str(scope["selection"])
+    assert "CRED-01" not in {f["control_id"] for f in report["findings"]}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param(["--setup-only", "--waivers", "waivers.toml"], id="setup-only"),
+        pytest.param(["-n", "2", "-p", "crash_worker"], id="crashed-xdist-worker"),
+        pytest.param(["broken/test_broken.py", "--continue-on-collection-errors", "--deselect",
+                      CRED_01], id="collection-error"),
+    ],
+)  # fmt: skip
+def test_a_session_with_checks_that_never_reported_is_incomplete_and_gates(
+    pytester: pytest.Pytester, extra: list[str]
+) -> None:
+    """A check that did not report (no body run under --setup-only, a worker killed mid-check)
+    or a module that did not collect: the run cannot vouch for what it did not see. Each one
+    used to exit 0 with a complete report (the worker's check missing from it)."""
+    pytester.makefile(".toml", waivers='[[waiver]]\ncontrol = "SYS-02"\ntarget = "*"\n'
+                      'justification = "t"\nexpires = 2099-01-01\nrun = false\n')  # fmt: skip
+    pytester.makepyfile(crash_worker="""
+        import os
+        def pytest_runtest_call(item):  # as an OOM-killed xdist worker
+            if hasattr(item.config, "workerinput") and "file_present" in item.nodeid:
+                os._exit(9)
+    """)  # fmt: skip
+    (pytester.path / "broken").mkdir()
+    (pytester.path / "broken" / "test_broken.py").write_text("import no_such_module_here\n")
+    pytester.syspathinsert()
+
+    result = _run_checks(pytester, *extra)
+
+    report = _report(pytester)
+    assert report["complete"] is False
+    assert report["exit_status"] == 1
+    assert result.ret != pytest.ExitCode.OK
+
+
+def test_an_xdist_run_records_its_k_selection(pytester: pytest.Pytester) -> None:
+    """Under -n the controller collects nothing: the -k that picked the controls is still the
+    scope's (the report said the whole audit)."""
+    _run_checks(pytester, "-n", "2", "-k", "CRED-02")
+
+    scope = _report(pytester)["scope"]
+    assert isinstance(scope, dict)
+    assert scope["selection"] == "-k CRED-02"
 
 
 def test_the_cli_audit_takes_no_pytest_options_from_the_environment(
