@@ -136,6 +136,8 @@ class AuditResult:
             gate += ", if new since the baseline (an error always gates)"
         if any(applied.active for applied in self.waived.values()):
             gate += "; a finding under an active waiver does not gate"
+        if not self.complete:
+            gate += "; a run that ended before every check ran always gates"
         return gate
 
     def targets(self, layer: Layer) -> list[str]:

@@ -517,6 +517,9 @@ def test_step_summary_says_what_gates_as_report_html_does() -> None:
     warn = AuditResult.of([FINDINGS[0]], STARTED, FINISHED, "0.1.0-test", fail_on="warn",
                           scope=SCOPE, today=TODAY)  # fmt: skip
     assert "Gate: every fail, warn and error\n" in render_step_summary(warn)
+    stopped = AuditResult.of([FINDINGS[0]], STARTED, FINISHED, "0.1.0-test", complete=False,
+                             fail_on="critical", scope=SCOPE, today=TODAY)  # fmt: skip
+    assert stopped.gate.endswith("; a run that ended before every check ran always gates")
 
 
 def test_step_summary_of_a_clean_run() -> None:
