@@ -110,8 +110,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput is not None and _OBSERVATIONS in workerinput:
             # Written by this run's own controller (below), over xdist's pipe to its workers.
             audit.adopt_observations(pickle.loads(workerinput[_OBSERVATIONS]))  # noqa: S301
-        elif distributed and audit.needs_observations:
-            config.pluginmanager.register(XdistController(audit), "smtpcheck-xdist")
+        elif distributed and workerinput is None:  # the xdist controller: workers collect
+            audit.collects_elsewhere = True
+            if audit.needs_observations:
+                config.pluginmanager.register(XdistController(audit), "smtpcheck-xdist")
 
 
 _OBSERVATIONS = "smtpcheck_observations"
@@ -125,7 +127,6 @@ class XdistController:
 
     def __init__(self, audit: Audit) -> None:
         self.audit = audit
-        audit.collects_elsewhere = True
         self._payload: bytes | None = None
 
     @pytest.hookimpl(optionalhook=True)
@@ -273,17 +274,17 @@ def _selection(config: pytest.Config) -> str | None:
     return " ".join(given) or None
 
 
-def _not_evaluated(audit: Audit) -> int:
-    """How many (control, target) pairs of the layers run got no finding: deselected
-    (``--deselect``, ``--lf``), never collected (a node id, ``--ignore``, an ``-o`` override),
-    or never reached. A layer whose targets were never derived had none of its checks
-    collected: each of its controls counts once."""
-    found = {finding.key for finding in audit.findings}
+def _not_evaluated(audit: Audit, evaluated: set[tuple[str, str]]) -> int:
+    """How many (control, target) pairs of the layers run no check reported on (``evaluated``:
+    by the names the checks were parametrized with): deselected (``--deselect``, ``--lf``),
+    never collected (a node id, ``--ignore``, an ``-o`` override), or never reached. A layer
+    whose targets were never derived had none of its checks collected: each of its controls
+    counts once."""
     missing = 0
     for layer, targets in audit.planned_targets().items():
         controls = [control.id for control in CONTROLS.values() if control.layer is layer]
         names = ("(not collected)",) if targets is None else targets
-        missing += sum((control, name) not in found for control in controls for name in names)
+        missing += sum((control, name) not in evaluated for control in controls for name in names)
     return missing
 
 
@@ -455,6 +456,7 @@ class FindingCollector:
         self.scheduled: set[str] = set()  # node ids
         self.reported: set[str] = set()
         self.unexplained = 0  # failed reports (and collection errors) that left no finding
+        self.evaluated: set[tuple[str, str]] = set()  # (control, target) with a finding
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -487,8 +489,10 @@ class FindingCollector:
         if FINDING in properties:
             if report.when == "call" or report.skipped:  # skipped in setup: a run = false waiver
                 audit.record(Finding.from_dict(properties[FINDING]))
+                self.evaluated.add(key)
         elif (crash := _crash_finding(report)) is not None:
             audit.record(crash)
+            self.evaluated.add(key)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         audit = self.config.stash.get(AUDIT, None)
@@ -510,7 +514,7 @@ class FindingCollector:
         complete = finished and not unreported and not self.unexplained
         if audit.selection is None:  # the xdist controller collected nothing itself
             audit.selection = _selection(self.config)
-        if audit.selection is None and (missing := _not_evaluated(audit)):
+        if audit.selection is None and (missing := _not_evaluated(audit, self.evaluated)):
             audit.selection = f"pytest: {missing} check(s) of the audit not run or not collected"
         result = audit.finish(complete=complete)
         publish(result, audit.config, audit.environ)

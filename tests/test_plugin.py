@@ -163,6 +163,43 @@ def test_a_session_with_checks_that_never_reported_is_incomplete_and_gates(
     assert result.ret != pytest.ExitCode.OK
 
 
+@pytest.mark.parametrize("address", ["noreply@bücher.example", "noreply@example.com."])
+def test_a_from_domain_spelt_otherwise_does_not_narrow_the_scope(
+    tmp_path: Path, address: str
+) -> None:
+    """The DNS findings name the domain as the checks spell it (IDNA, no final dot); every
+    DNS check ran, so the scope is not narrowed by "checks not run" (it was, by all 12)."""
+    environ = {"SYSTEM_FROMEMAIL_ADDRESS": address, "SYSTEM_EMAIL_PROVIDER": "2"}
+    options = AuditOptions(hosts="local://", app="wordpress", layers="host,dns",
+                           nameservers=["127.0.0.1:9"], dns_timeout=0.3,
+                           report_dir=tmp_path / "reports")  # fmt: skip
+
+    run_audit(Audit(load_audit_config(options, environ), environ), -1)
+
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert {f["control_id"] for f in report["findings"]} >= {"SPF-01", "DMARC-01"}
+    assert report["scope"]["selection"] is None
+    assert report["complete"] is True
+
+
+def test_an_xdist_run_of_domains_only_is_not_narrowed_by_checks_not_run(
+    pytester: pytest.Pytester,
+) -> None:
+    """With no hosts, the xdist controller still derives the domains its workers checked (it
+    reported all 12 DNS checks as not run, and no target)."""
+    pytester.runpytest_subprocess(
+        str(CHECKS), "-c", str(CHECKS / "pytest.ini"), "--rootdir", str(CHECKS), "-n", "2",
+        "--layers", "dns", "--domain", "example.org", "--nameserver", "127.0.0.1:9",
+        "--dns-timeout", "0.3", "--report-dir", str(pytester.path / "reports"),
+    )  # fmt: skip
+
+    report = _report(pytester)
+    scope, targets = report["scope"], report["targets"]
+    assert isinstance(scope, dict) and isinstance(targets, list)
+    assert scope["selection"] is None
+    assert [t["name"] for t in targets] == ["example.org"]
+
+
 def test_an_xdist_run_records_its_k_selection(pytester: pytest.Pytester) -> None:
     """Under -n the controller collects nothing: the -k that picked the controls is still the
     scope's (the report said the whole audit)."""
