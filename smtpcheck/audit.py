@@ -87,7 +87,8 @@ class Audit:
         self.connect = connect
         self.fingerprint_key = _fingerprint_key(config)
         use_fingerprint_key(self.fingerprint_key)  # before any fingerprint is made
-        self.selection: str | None = None  # pytest's -k/-m expression, when one picked controls
+        # how pytest narrowed the controls (-k/-m, or checks not run): set at the session's end
+        self.selection: str | None = None
         self.collects_elsewhere = False  # the pytest-xdist controller: workers collect
         # a line per target as it finishes, with how many have, of how many
         self.progress: Callable[[str, int, int], None] | None = None
@@ -281,6 +282,14 @@ class Audit:
             paths.append((target.name, deployed))
         return paths + system_mail_deployments(evidence)
 
+    def _derived_domains(self) -> tuple[DomainTarget, ...] | None:
+        """The domain targets this session derived (None: none), or, in the xdist controller,
+        those its workers derived (derived again here from the same facts)."""
+        if self._domains is None and self.collects_elsewhere:
+            with contextlib.suppress(Exception):  # its error finding is already recorded
+                self.domain_targets()
+        return self._domains
+
     def planned_targets(self) -> dict[Layer, tuple[str, ...] | None]:
         """Each layer run's target names, as far as this session derived them: None for a
         layer whose targets it never derived (none of that layer's checks was collected)."""
@@ -288,10 +297,7 @@ class Audit:
         if Layer.HOST in self.config.layers:
             planned[Layer.HOST] = tuple(target.name for target in self.config.targets)
         if Layer.DNS in self.config.layers:
-            domains = self._domains
-            if domains is None and self.collects_elsewhere:  # the xdist workers derived them
-                with contextlib.suppress(Exception):  # its error finding is already recorded
-                    domains = self.domain_targets()
+            domains = self._derived_domains()
             planned[Layer.DNS] = None if domains is None else tuple(d.name for d in domains)
         if Layer.RELAY in self.config.layers:
             relays = self._relays
@@ -351,9 +357,7 @@ class Audit:
         """What this run covered, from what it derived (nothing is observed for it)."""
         config = self.config
         relays = self._relays or ()
-        domains = self._domains
-        if domains is None and self.collects_elsewhere:  # xdist workers derived them
-            domains = self.domain_targets()
+        domains = self._derived_domains()
         return Scope(
             layers=tuple(layer for layer in Layer if layer in config.layers),
             hosts=tuple(

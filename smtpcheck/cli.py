@@ -18,7 +18,7 @@ from typing import NoReturn
 from smtpcheck import __version__
 from smtpcheck.choices import OPTIONAL_REPORTS
 from smtpcheck.errors import ConfigError, SmtpcheckError
-from smtpcheck.findings import FAIL_ON, ExitStatus
+from smtpcheck.findings import FAIL_ON, INTERRUPTED, ExitStatus
 
 EXIT_CODES = """\
 exit status:
@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.USAGE
     except KeyboardInterrupt:
         print("smtpcheck: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 def run() -> int:

@@ -157,6 +157,9 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2
 
 
+INTERRUPTED = 130  # Ctrl-C before anything was evaluated: what a shell reports (128 + SIGINT)
+
+
 FAIL_ON = ("critical", "high", "medium", "low", "warn")  # --fail-on's choices
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(Severity)}  # critical first
 # worst first: what could not be evaluated, then what failed, warned, passed, did not apply

@@ -250,8 +250,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("control") is not None:
             item.extra_keyword_matches.add(_control_id(item))
     audit = config.stash.get(AUDIT, None)
-    if audit is not None:
-        audit.selection = _selection(config)
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -512,8 +510,7 @@ class FindingCollector:
         unreported = len(self.scheduled - self.reported)
         finished = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         complete = finished and not unreported and not self.unexplained
-        if audit.selection is None:  # the xdist controller collected nothing itself
-            audit.selection = _selection(self.config)
+        audit.selection = _selection(self.config)  # here: the xdist controller collects nothing
         if audit.selection is None and (missing := _not_evaluated(audit, self.evaluated)):
             audit.selection = f"pytest: {missing} check(s) of the audit not run or not collected"
         result = audit.finish(complete=complete)

@@ -8,10 +8,9 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from smtpcheck.audit import Audit
 from smtpcheck.catalogue import Layer
 from smtpcheck.config import AuditOptions
 from smtpcheck.console import render_summary
-from smtpcheck.findings import ExitStatus
+from smtpcheck.findings import INTERRUPTED, ExitStatus
 from smtpcheck.plugin import CliAudit
 from smtpcheck.reports import REPORTERS, scrubbed
 from smtpcheck.settings import FROM_ADDRESS, PROVIDER, TO_ADDRESS, USERNAME
@@ -121,22 +120,22 @@ _SESSION_ENVIRONMENT = {
 }
 
 
+def _set_environment(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextlib.contextmanager
 def _own_session() -> Iterator[None]:
     before = {name: os.environ.get(name) for name in _SESSION_ENVIRONMENT}
     try:
-        for name, value in _SESSION_ENVIRONMENT.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(_SESSION_ENVIRONMENT)
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(before)
 
 
 @contextlib.contextmanager
@@ -199,7 +198,7 @@ def run_audit(audit: Audit, verbosity: int = 0, *, colour: bool = False, tty: bo
     if audit.nothing_evaluated and code == pytest.ExitCode.INTERRUPTED:
         print("smtpcheck: interrupted before any control was evaluated; no report written",
               file=sys.stderr)  # fmt: skip
-        return 128 + signal.SIGINT  # what a shell reports for Ctrl-C, as cli.main does
+        return INTERRUPTED
     if audit.nothing_evaluated:
         print("smtpcheck: error: no control was evaluated; no report written", file=sys.stderr)
         return ExitStatus.USAGE
